@@ -1,0 +1,44 @@
+"""What every tool takes and returns, so agents can call any tool the same way."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from magentic_health.case import Case
+from magentic_health.reply import Finding
+
+
+class ToolOutput(BaseModel):
+    """A tool's result: markdown, cited findings, gaps and structured data."""
+
+    model_config = ConfigDict(frozen=True)
+
+    text: str
+    findings: tuple[Finding, ...] = ()
+    gaps: tuple[str, ...] = ()
+    data: dict[str, Any] = Field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ToolContext:
+    """Everything a tool may read: the case, the instruction, the data directory, and the
+    outputs of the tools that ran in the steps this one depends on (keyed by tool name)."""
+
+    case: Case
+    instruction: str
+    data_dir: Path
+    upstream: Mapping[str, ToolOutput] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ToolSpec:
+    """A named tool: its description (shown to models and users) and its function."""
+
+    name: str
+    description: str
+    run: Callable[[ToolContext], ToolOutput]

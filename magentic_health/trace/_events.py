@@ -1,0 +1,200 @@
+"""Ledger events (DESIGN section 6): one typed payload per event type, and the envelope.
+
+A payload's ``type`` tag becomes the envelope's ``type``; the rest of the payload is the
+envelope's ``data``. ``EVENT_ADAPTER`` validates ``{"type": ..., **data}`` back into a payload.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+
+from magentic_health.config import Complexity
+from magentic_health.plan import Exclusion, Facts, NextAnswer, BoolAnswer, PlanStep
+from magentic_health.reply import Evidence, Finding
+
+RunStatus = Literal["completed", "partial", "failed"]
+
+
+class _Payload(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class RunStarted(_Payload):
+    type: Literal["run_started"] = "run_started"
+    case_id: str
+    case_digest: str
+    config_digest: str
+    config_name: str
+    model_profile: str
+    engine: str
+    """What produces the answers, e.g. "offline rule engine (deterministic, no language model)"."""
+    request: str
+    documents: int
+    package_versions: dict[str, str]
+    parent_run: str | None = None
+
+
+class TriageEvent(_Payload):
+    type: Literal["triage"] = "triage"
+    complexity: Complexity
+    intents: tuple[str, ...]
+    selected: tuple[str, ...]
+    rationale: str
+    excluded: tuple[Exclusion, ...] = ()
+
+
+class TaskLedgerEvent(_Payload):
+    type: Literal["task_ledger"] = "task_ledger"
+    version: int
+    facts: Facts
+    plan: tuple[PlanStep, ...]
+    waves: tuple[tuple[str, ...], ...]
+    """Step ids grouped into the waves they will run in."""
+
+
+class Handoff(_Payload):
+    type: Literal["handoff"] = "handoff"
+    to: str
+    instruction: str
+    inputs: tuple[str, ...] = ()
+    """Ids of the completed steps whose outputs are handed over."""
+    attempt: int = 1
+    wave: int = 0
+
+
+class ModelCall(_Payload):
+    type: Literal["model_call"] = "model_call"
+    request_digest: str
+    response: dict[str, Any]
+    usage: dict[str, int]
+    latency_ms: float
+
+
+class ToolCall(_Payload):
+    type: Literal["tool_call"] = "tool_call"
+    tool: str
+    arguments: dict[str, Any]
+
+
+class ToolResult(_Payload):
+    type: Literal["tool_result"] = "tool_result"
+    tool: str
+    output: dict[str, Any]
+    duration_ms: float
+    error: str | None = None
+
+
+class AgentReply(_Payload):
+    type: Literal["agent_reply"] = "agent_reply"
+    text: str
+    findings: tuple[Finding, ...]
+    gaps: tuple[str, ...]
+    attempt: int = 1
+
+
+class CheckpointEvent(_Payload):
+    type: Literal["checkpoint"] = "checkpoint"
+    name: str
+    passed: bool
+    failures: tuple[str, ...] = ()
+    attempt: int = 1
+
+
+class ProgressLedgerEvent(_Payload):
+    type: Literal["progress_ledger"] = "progress_ledger"
+    wave: int
+    is_request_satisfied: BoolAnswer
+    is_in_loop: BoolAnswer
+    is_progress_being_made: BoolAnswer
+    next: NextAnswer
+    stalls: int = 0
+
+
+class Replan(_Payload):
+    type: Literal["replan"] = "replan"
+    reason: str
+    replans: int
+
+
+class Final(_Payload):
+    type: Literal["final"] = "final"
+    text: str
+    citations: tuple[Evidence, ...]
+    engine: str
+
+
+class RunFinished(_Payload):
+    type: Literal["run_finished"] = "run_finished"
+    status: RunStatus
+    gaps: tuple[str, ...] = ()
+    usage: dict[str, dict[str, int]]
+    """Tokens per agent and ``total``, each ``{"prompt_tokens": n, "completion_tokens": n}``."""
+    duration_ms: float
+    reason: str | None = None
+
+
+class ErrorEvent(_Payload):
+    type: Literal["error"] = "error"
+    message: str
+    kind: str
+
+
+EventPayload = Annotated[
+    RunStarted
+    | TriageEvent
+    | TaskLedgerEvent
+    | Handoff
+    | ModelCall
+    | ToolCall
+    | ToolResult
+    | AgentReply
+    | CheckpointEvent
+    | ProgressLedgerEvent
+    | Replan
+    | Final
+    | RunFinished
+    | ErrorEvent,
+    Field(discriminator="type"),
+]
+EVENT_ADAPTER: TypeAdapter[EventPayload] = TypeAdapter(EventPayload)
+EVENT_TYPES: tuple[str, ...] = (
+    "run_started",
+    "triage",
+    "task_ledger",
+    "handoff",
+    "model_call",
+    "tool_call",
+    "tool_result",
+    "agent_reply",
+    "checkpoint",
+    "progress_ledger",
+    "replan",
+    "final",
+    "run_finished",
+    "error",
+)
+
+GENESIS_HASH = "0" * 64
+
+
+class LedgerEvent(BaseModel):
+    """One line of a ledger file: the envelope around a payload."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    v: Literal[1] = 1
+    seq: int = Field(ge=0)
+    ts: str
+    run_id: str
+    type: str
+    agent: str | None = None
+    step: str | None = None
+    data: dict[str, Any]
+    prev_hash: str
+    hash: str
+
+    def payload(self) -> EventPayload:
+        """The typed payload of this event."""
+        return EVENT_ADAPTER.validate_python({"type": self.type, **self.data})
