@@ -1,6 +1,12 @@
 """Team configurations: models, loading and validation."""
 
-from magentic_health.config._load import default_config_path, load_team_config
+from magentic_health.config._load import (
+    KNOWN_CHECKPOINTS,
+    KNOWN_TOOLS,
+    default_config_path,
+    load_team_config,
+    validate_team_config,
+)
 from magentic_health.config._models import (
     AgentConfig,
     Complexity,
@@ -11,6 +17,8 @@ from magentic_health.config._models import (
 )
 
 __all__ = [
+    "KNOWN_CHECKPOINTS",
+    "KNOWN_TOOLS",
     "AgentConfig",
     "Complexity",
     "ComplexityCaps",
@@ -19,4 +27,5 @@ __all__ = [
     "TeamSettings",
     "default_config_path",
     "load_team_config",
+    "validate_team_config",
 ]

@@ -8,15 +8,18 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PositiveInt
+from pydantic import BaseModel, ConfigDict, Field, PositiveInt, StrictBool
 
 Complexity = Literal["low", "moderate", "high"]
 
 
 class Limits(BaseModel):
-    """Bounds on a run; hitting one ends the run as ``partial``, never a hang."""
+    """Bounds on a run; hitting one ends the run as ``partial``, never a hang.
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    Strict, so that ``true`` or ``"4"`` in a YAML file is an error rather than 1 or 4.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
     max_turns: PositiveInt = 20
     max_stalls: PositiveInt = 2
@@ -28,9 +31,9 @@ class Limits(BaseModel):
 
 
 class ComplexityCaps(BaseModel):
-    """How many specialists each complexity tier may select."""
+    """How many specialists each complexity tier may select (strict, like ``Limits``)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
     low: PositiveInt = 1
     moderate: PositiveInt = 3
@@ -47,7 +50,7 @@ class AgentConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     name: str = Field(pattern=r"^[A-Za-z][A-Za-z0-9_]*$")
-    facilitator: bool = False
+    facilitator: StrictBool = False
     description: str = Field(min_length=1)
     instructions: str = Field(min_length=1)
     tools: tuple[str, ...] = ()

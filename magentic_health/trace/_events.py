@@ -11,7 +11,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
 from magentic_health.config import Complexity
-from magentic_health.plan import Exclusion, Facts, NextAnswer, BoolAnswer, PlanStep
+from magentic_health.plan import BoolAnswer, Exclusion, Facts, NextAnswer, PlanStep
 from magentic_health.reply import Evidence, Finding
 
 RunStatus = Literal["completed", "partial", "failed"]

@@ -1,0 +1,198 @@
+"""Reading a ledger back and verifying its hash chain (DESIGN section 6).
+
+``read_ledger`` parses the file line by line: a damaged last line after complete events is
+what a crash leaves behind, so it is reported and the events before it stay usable; a damaged
+line in the middle (or a damaged first line: then the file is no ledger at all) means the file
+was edited or corrupted, and is an error. ``verify_ledger`` then
+checks what the writer guarantees: contiguous ``seq``, the genesis and the chain links, each
+recomputed hash, one ``run_id``, and payloads that validate against their type.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from magentic_health.errors import LedgerError
+from magentic_health.trace._events import EVENT_ADAPTER, EVENT_TYPES, GENESIS_HASH, LedgerEvent
+from magentic_health.trace._writer import canonical_json, compute_hash
+
+_ENVELOPE_KEYS = frozenset(LedgerEvent.model_fields)
+
+
+class Ledger(BaseModel):
+    """The events of one ledger file, in file order."""
+
+    model_config = ConfigDict(frozen=True)
+
+    path: Path
+    events: list[LedgerEvent]
+    truncated_tail: str | None = None
+    """The damaged last line (what a crash mid-write leaves), if there was one."""
+
+    @property
+    def run_id(self) -> str | None:
+        """The run id of the first event, or None for an empty ledger."""
+        return self.events[0].run_id if self.events else None
+
+
+class Verification(BaseModel):
+    """The outcome of ``verify_ledger``; events before ``first_broken_seq`` are intact."""
+
+    model_config = ConfigDict(frozen=True)
+
+    ok: bool
+    events: int
+    first_broken_seq: int | None = None
+    reason: str | None = None
+    truncated_tail: bool = False
+
+
+class _BadLine(Exception):
+    """One line is not a ledger event; ``tail_ok`` if a crash mid-write could explain it."""
+
+    def __init__(self, reason: str, *, tail_ok: bool) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.tail_ok = tail_ok
+
+
+def read_ledger(path: str | os.PathLike[str]) -> Ledger:
+    """Parse a ledger file into events; see the module docstring for damaged lines."""
+    path = Path(path)
+    if not path.exists():
+        raise LedgerError(f"no such ledger file {str(path)!r}; pass the path of a .jsonl ledger")
+    if not path.is_file():
+        raise LedgerError(f"ledger {str(path)!r} is not a file; pass the path of a .jsonl ledger")
+    try:
+        content = path.read_bytes()
+    except OSError as exc:
+        raise LedgerError(f"cannot read ledger {str(path)!r}: {exc.strerror}") from exc
+    lines = content.split(b"\n")
+    if lines[-1] == b"":
+        lines.pop()
+    events: list[LedgerEvent] = []
+    tail: str | None = None
+    for number, raw in enumerate(lines, start=1):
+        try:
+            events.append(_parse_line(raw))
+        except _BadLine as bad:
+            if number == len(lines) and bad.tail_ok and events:
+                tail = raw.decode("utf-8", errors="replace")
+                break
+            raise LedgerError(f"{path}:{number}: not a ledger event: {bad.reason}") from None
+    return Ledger(path=path, events=events, truncated_tail=tail)
+
+
+def _parse_line(raw: bytes) -> LedgerEvent:
+    """One line as an envelope exactly as the writer writes it, or ``_BadLine``."""
+    try:
+        obj = json.loads(
+            raw.decode("utf-8"), parse_constant=_reject_constant, parse_float=_finite_float
+        )
+    except UnicodeDecodeError as exc:
+        raise _BadLine(f"not UTF-8 at byte {exc.start}", tail_ok=True) from None
+    except ValueError as exc:  # json.JSONDecodeError is a ValueError
+        raise _BadLine(f"not valid JSON ({exc})", tail_ok=True) from None
+    if not isinstance(obj, dict):
+        raise _BadLine(f"a JSON {type(obj).__name__}, not an object", tail_ok=False)
+    keys = set(obj)
+    if keys != _ENVELOPE_KEYS:
+        missing, extra = sorted(_ENVELOPE_KEYS - keys), sorted(keys - _ENVELOPE_KEYS)
+        raise _BadLine(f"missing keys {missing}, unexpected keys {extra}", tail_ok=False)
+    try:
+        event = LedgerEvent.model_validate(obj, strict=True)
+    except ValidationError as exc:
+        raise _BadLine(_first_error(exc), tail_ok=False) from None
+    if canonical_json(event.model_dump(mode="json")) != canonical_json(obj):
+        raise _BadLine("envelope values differ from what the writer writes", tail_ok=False)
+    return event
+
+
+def _reject_constant(name: str) -> Any:
+    """``json.loads`` hook: NaN and Infinity are not JSON and never written by the writer."""
+    raise ValueError(f"{name} is not a JSON value")
+
+
+def _finite_float(text: str) -> float:
+    """``json.loads`` hook: a number too large for a float (``1e999``) was not written by us."""
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"number {text} is out of range")
+    return value
+
+
+def _first_error(exc: ValidationError, *, skip: int = 0) -> str:
+    """The first pydantic error as ``field.path: message``, dropping ``skip`` leading parts of
+    the location (a tagged union puts the tag first)."""
+    error = exc.errors(include_url=False)[0]
+    where = ".".join(str(part) for part in error["loc"][skip:]) or "value"
+    return f"{where}: {error['msg']}"
+
+
+def verify_ledger(source: str | os.PathLike[str] | Ledger) -> Verification:
+    """Check the chain of a ledger (a path or one already read); never raises for a broken
+    chain, only for a file that cannot be read (``LedgerError``)."""
+    ledger = source if isinstance(source, Ledger) else read_ledger(source)
+    broken = _first_break(ledger.events)
+    return Verification(
+        ok=broken is None,
+        events=len(ledger.events),
+        first_broken_seq=None if broken is None else broken[0],
+        reason=None if broken is None else broken[1],
+        truncated_tail=ledger.truncated_tail is not None,
+    )
+
+
+def _first_break(events: list[LedgerEvent]) -> tuple[int, str] | None:
+    """The position and reason of the first event that breaks the chain, or None."""
+    if not events:
+        return 0, "the ledger holds no events"
+    run_id = events[0].run_id
+    prev_hash = GENESIS_HASH
+    for expected, event in enumerate(events):
+        problem = _seq_problem(events, expected) or _event_problem(event, prev_hash, run_id)
+        if problem is not None:
+            return expected, problem
+        prev_hash = event.hash
+    return None
+
+
+def _seq_problem(events: list[LedgerEvent], expected: int) -> str | None:
+    found = events[expected].seq
+    if found == expected:
+        return None
+    if any(later.seq == expected for later in events[expected + 1 :]):
+        return f"seq out of order: expected {expected}, found {found} (seq {expected} comes later)"
+    if found > expected:
+        return f"seq gap: expected {expected}, found {found}"
+    return f"seq repeated: expected {expected}, found {found}"
+
+
+def _event_problem(event: LedgerEvent, prev_hash: str, run_id: str) -> str | None:
+    """What is wrong with one event whose ``seq`` is right, given the previous hash."""
+    seq = event.seq
+    if event.prev_hash != prev_hash:
+        if seq == 0:
+            return "prev_hash of seq 0 is not the genesis hash (64 zeros)"
+        return f"prev_hash of seq {seq} does not match hash of seq {seq - 1}"
+    if event.run_id != run_id:
+        return f"run_id of seq {seq} is {event.run_id!r}, not the run's {run_id!r}"
+    if compute_hash(event.prev_hash, event.model_dump(mode="json")) != event.hash:
+        return f"hash mismatch at seq {seq}"
+    if "type" in event.data:
+        return f"data of seq {seq} carries its own 'type' key; the type belongs in the envelope"
+    if event.type not in EVENT_TYPES:
+        return f"seq {seq} has unknown type {event.type!r}; known types: {', '.join(EVENT_TYPES)}"
+    try:
+        EVENT_ADAPTER.validate_json(canonical_json({**event.data, "type": event.type}), strict=True)
+    except ValidationError as exc:
+        return (
+            f"payload of seq {seq} does not validate as {event.type!r}: {_first_error(exc, skip=1)}"
+        )
+    return None

@@ -1,0 +1,202 @@
+"""The ledger writer: typed payloads in, hash-chained JSONL lines out (DESIGN section 6).
+
+Each event is written and flushed as it happens, so a crashed run leaves a readable ledger
+(at worst with a truncated last line, which the reader reports). The console view subscribes
+to the same writer, so what people see and what the ledger holds are the same events.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import threading
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+from pathlib import Path
+from types import TracebackType
+from typing import Any, BinaryIO
+
+from magentic_health.errors import LedgerError
+from magentic_health.trace._events import GENESIS_HASH, EventPayload, LedgerEvent
+
+Subscriber = Callable[[LedgerEvent], None]
+
+
+def canonical_json(obj: Mapping[str, Any]) -> str:
+    """The canonical JSON text the hash is taken over: sorted keys, no spaces, UTF-8 as is."""
+    return json.dumps(
+        obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+    )
+
+
+def compute_hash(prev_hash: str, event: Mapping[str, Any]) -> str:
+    """The ``hash`` of an event: sha256 hex of ``prev_hash`` followed by the canonical JSON of
+    the event without its ``hash`` key."""
+    if "hash" in event:
+        event = {k: v for k, v in event.items() if k != "hash"}
+    return hashlib.sha256((prev_hash + canonical_json(event)).encode("utf-8")).hexdigest()
+
+
+def format_ts(moment: datetime) -> str:
+    """UTC ISO-8601 with milliseconds and ``Z``; a naive datetime is taken to be UTC already
+    (so injected test clocks need no time zone)."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class LedgerWriter:
+    """Appends typed events to a new ledger file, one hash-chained JSON line each.
+
+    Thread-safe: ``seq``, ``ts``, the chain and the subscriber calls happen under one lock, so
+    concurrent specialists cannot interleave or fork the chain. Subscribers are called in
+    ``seq`` order after the line is flushed; they must not append to the same writer.
+    """
+
+    def __init__(
+        self,
+        *,
+        path: str | os.PathLike[str],
+        run_id: str,
+        clock: Callable[[], datetime] | None = None,
+        fsync: bool = False,
+    ) -> None:
+        if not run_id:
+            raise LedgerError("a ledger needs a non-empty run_id")
+        self._path = Path(path)
+        self._run_id = run_id
+        self._clock = clock or _utc_now
+        self._fsync = fsync
+        self._lock = threading.Lock()
+        self._subscribers: list[Subscriber] = []
+        self._seq = 0
+        self._last_hash = GENESIS_HASH
+        self._file: BinaryIO | None = _open_new(self._path)
+
+    @property
+    def path(self) -> Path:
+        """The ledger file."""
+        return self._path
+
+    @property
+    def run_id(self) -> str:
+        """The run every event of this ledger belongs to."""
+        return self._run_id
+
+    @property
+    def last_hash(self) -> str:
+        """The hash of the last event written (the genesis hash before the first)."""
+        return self._last_hash
+
+    @property
+    def count(self) -> int:
+        """How many events have been written."""
+        return self._seq
+
+    @property
+    def closed(self) -> bool:
+        """Whether ``close()`` has been called."""
+        return self._file is None
+
+    def subscribe(self, callback: Subscriber) -> Callable[[], None]:
+        """Call ``callback`` with every event appended from now on; returns an unsubscribe."""
+        with self._lock:
+            self._subscribers.append(callback)
+
+        def unsubscribe() -> None:
+            with self._lock:
+                if callback in self._subscribers:
+                    self._subscribers.remove(callback)
+
+        return unsubscribe
+
+    def append(
+        self, payload: EventPayload, *, agent: str | None = None, step: str | None = None
+    ) -> LedgerEvent:
+        """Write one event and return it; the line is flushed before this returns."""
+        data = payload.model_dump(mode="json", exclude={"type"})
+        with self._lock:
+            if self._file is None:
+                raise ValueError(f"ledger {str(self._path)!r} is closed")
+            envelope: dict[str, Any] = {
+                "v": 1,
+                "seq": self._seq,
+                "ts": format_ts(self._clock()),
+                "run_id": self._run_id,
+                "type": payload.type,
+                "agent": agent,
+                "step": step,
+                "data": data,
+                "prev_hash": self._last_hash,
+            }
+            envelope["hash"] = compute_hash(self._last_hash, envelope)
+            event = LedgerEvent.model_validate(envelope)
+            line = json.dumps(envelope, ensure_ascii=False, allow_nan=False) + "\n"
+            self._write(self._file, line.encode("utf-8"))
+            self._seq += 1
+            self._last_hash = envelope["hash"]
+            for callback in tuple(self._subscribers):
+                callback(event)
+        return event
+
+    def _write(self, file: BinaryIO, line: bytes) -> None:
+        """Write and flush one line; on failure close the file, since a partial line may be
+        on disk and appending after it would garble the middle of the ledger."""
+        try:
+            file.write(line)
+            file.flush()
+            if self._fsync:
+                os.fsync(file.fileno())
+        except OSError as exc:
+            self._file = None
+            with contextlib.suppress(OSError):
+                file.close()
+            raise LedgerError(f"cannot write ledger {str(self._path)!r}: {exc.strerror}") from exc
+
+    def close(self) -> None:
+        """Flush, sync to disk once, and close; closing twice is harmless."""
+        with self._lock:
+            if self._file is None:
+                return
+            file, self._file = self._file, None
+            try:
+                file.flush()
+                os.fsync(file.fileno())
+            finally:
+                file.close()
+
+    def __enter__(self) -> LedgerWriter:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"LedgerWriter(path={str(self._path)!r}, run_id={self._run_id!r}, count={self._seq})"
+
+
+def _open_new(path: Path) -> BinaryIO:
+    """Open ``path`` for appending, creating its folder; refuse a file that already holds data."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        file = path.open("ab")
+    except OSError as exc:
+        raise LedgerError(f"cannot open ledger {str(path)!r}: {exc.strerror}") from exc
+    if os.fstat(file.fileno()).st_size > 0:
+        file.close()
+        raise LedgerError(
+            f"ledger {str(path)!r} already exists and is not empty; "
+            "choose another output file or remove it"
+        )
+    return file
