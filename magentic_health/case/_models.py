@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
 
 DocumentKind = Literal["note", "report", "fhir"]
 
@@ -66,6 +66,8 @@ class Case(BaseModel):
     warnings: tuple[str, ...] = ()
     """What the loader skipped or repaired, e.g. a duplicated FHIR resource."""
 
+    _by_id: dict[str, Document] = PrivateAttr(default_factory=dict)
+
     @model_validator(mode="after")
     def _ids_unique(self) -> Case:
         seen: set[str] = set()
@@ -77,10 +79,9 @@ class Case(BaseModel):
 
     def document(self, doc_id: str) -> Document | None:
         """The document with this id, or None."""
-        for doc in self.documents:
-            if doc.id == doc_id:
-                return doc
-        return None
+        if not self._by_id:
+            self._by_id.update((doc.id, doc) for doc in self.documents)
+        return self._by_id.get(doc_id)
 
     def with_request(self, request: str) -> Case:
         """The same case asked a different question."""

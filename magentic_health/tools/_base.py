@@ -26,8 +26,9 @@ class ToolOutput(BaseModel):
 
 @dataclass(frozen=True)
 class ToolContext:
-    """Everything a tool may read: the case, the instruction, the data directory, and the
-    outputs of the tools that ran in the steps this one depends on (keyed by tool name)."""
+    """Everything a tool may read: the case, the instruction (the question the tool serves:
+    the user's request in offline mode), the data directory, and the outputs of the tools that
+    ran in the steps this one depends on (keyed by tool name)."""
 
     case: Case
     instruction: str

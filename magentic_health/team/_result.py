@@ -1,0 +1,32 @@
+"""What a run returns to its caller (the CLI prints it; notebooks inspect it)."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict
+
+from magentic_health.config import Complexity
+from magentic_health.reply import Evidence
+from magentic_health.trace import RunStatus
+
+
+class RunResult(BaseModel):
+    """The outcome of one run: status, team, final answer and where the ledger is."""
+
+    model_config = ConfigDict(frozen=True)
+
+    run_id: str
+    case_id: str
+    request: str
+    status: RunStatus
+    reason: str | None = None
+    """Why the run is not ``completed`` (a limit, failed steps), else None."""
+    limit_hit: bool = False
+    engine: str
+    complexity: Complexity | None = None
+    selected: tuple[str, ...] = ()
+    final_text: str = ""
+    citations: tuple[Evidence, ...] = ()
+    gaps: tuple[str, ...] = ()
+    ledger_path: str
+    usage: dict[str, dict[str, int]] = {}
+    duration_ms: float = 0.0

@@ -1,0 +1,119 @@
+"""Running one plan step: hand-off, the agent's work, checkpoints, one retry on failure."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from magentic_health.agents import EventSink, HandoffRequest, Specialist
+from magentic_health.case import Case
+from magentic_health.checkpoints import CHECKPOINTS, CheckContext, Verdict
+from magentic_health.config import AgentConfig
+from magentic_health.plan import PlanStep
+from magentic_health.planners import StepOutcome
+from magentic_health.reply import SpecialistReply
+from magentic_health.tools import ToolOutput
+from magentic_health.trace import AgentReply, CheckpointEvent, ErrorEvent, Handoff
+
+
+def upstream_outputs(
+    step: PlanStep, outcomes: Mapping[str, StepOutcome]
+) -> dict[str, ToolOutput]:
+    """Tool outputs of the step's completed dependencies; failed steps hand over nothing."""
+    upstream: dict[str, ToolOutput] = {}
+    for dep in step.depends_on:
+        outcome = outcomes.get(dep)
+        if outcome is None or outcome.status != "done" or outcome.reply is None:
+            continue
+        reply = outcome.reply
+        for tool, data in reply.data.items():
+            upstream[tool] = ToolOutput(
+                text=reply.text, findings=reply.findings, gaps=reply.gaps, data=data
+            )
+    return upstream
+
+
+def verify(reply: SpecialistReply, *, agent: AgentConfig, case: Case) -> list[Verdict]:
+    """Run the agent's configured checkpoints on its reply."""
+    ctx = CheckContext(case=case, agent=agent)
+    return [CHECKPOINTS[name]().verify(reply, ctx) for name in agent.checkpoints]
+
+
+@dataclass
+class StepRunner:
+    """Runs steps against one case, recording every hand-off, reply and verdict."""
+
+    case: Case
+    data_dir: Path
+    agents: Mapping[str, AgentConfig]
+    specialists: Mapping[str, Specialist]
+    emit: EventSink
+    max_retries: int
+    take_turn: Callable[[], bool]
+    """Claims one turn of the run's budget; False when the turn limit is reached."""
+
+    async def run(
+        self, step: PlanStep, outcomes: Mapping[str, StepOutcome], *, wave: int
+    ) -> StepOutcome:
+        feedback: tuple[str, ...] = ()
+        upstream = upstream_outputs(step, outcomes)
+        inputs = tuple(d for d in step.depends_on if d in outcomes and outcomes[d].status == "done")
+        for attempt in range(1, self.max_retries + 2):
+            if attempt > 1 and not self.take_turn():
+                return StepOutcome(
+                    step=step, status="failed", wave=wave,
+                    failures=(*feedback, "turn limit reached before the retry"),
+                )
+            instruction = step.instruction
+            if feedback:
+                instruction += "\nFix these checkpoint failures: " + "; ".join(feedback)
+            self.emit(
+                Handoff(to=step.agent, instruction=instruction, inputs=inputs,
+                        attempt=attempt, wave=wave),
+                agent=step.agent, step=step.id,
+            )
+            reply = await self._ask(step, upstream, feedback, attempt)
+            if reply is None:
+                return StepOutcome(step=step, status="failed", wave=wave,
+                                   failures=("the agent raised an error (see the ledger)",))
+            failures = self._check(step, reply, attempt)
+            if not failures:
+                return StepOutcome(step=step, status="done", reply=reply, wave=wave)
+            feedback = failures
+        return StepOutcome(step=step, status="failed", failures=feedback, wave=wave)
+
+    async def _ask(
+        self,
+        step: PlanStep,
+        upstream: dict[str, ToolOutput],
+        feedback: tuple[str, ...],
+        attempt: int,
+    ) -> SpecialistReply | None:
+        request = HandoffRequest(
+            step=step, case=self.case, data_dir=self.data_dir, upstream=upstream,
+            feedback=feedback, attempt=attempt,
+        )
+        try:
+            reply = await self.specialists[step.agent].handle(request, emit=self.emit)
+        except Exception as exc:  # one agent's crash ends its step, not the run
+            self.emit(ErrorEvent(message=f"{type(exc).__name__}: {exc}", kind="agent_error"),
+                      agent=step.agent, step=step.id)
+            return None
+        self.emit(
+            AgentReply(text=reply.text, findings=reply.findings, gaps=reply.gaps,
+                       attempt=attempt),
+            agent=step.agent, step=step.id,
+        )
+        return reply
+
+    def _check(self, step: PlanStep, reply: SpecialistReply, attempt: int) -> tuple[str, ...]:
+        failures: list[str] = []
+        for verdict in verify(reply, agent=self.agents[step.agent], case=self.case):
+            self.emit(
+                CheckpointEvent(name=verdict.name, passed=verdict.passed,
+                                failures=verdict.failures, attempt=attempt),
+                agent=step.agent, step=step.id,
+            )
+            failures += [f"{verdict.name}: {f}" for f in verdict.failures]
+        return tuple(failures)
