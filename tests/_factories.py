@@ -15,12 +15,29 @@ CT = (
 )
 
 
-def synthetic_case(request: str = "Prepare the tumor board review", *, imaging: bool = True) -> Case:
-    docs = [Document(id="note-1", date="2024-03-01", kind="note", type="Progress Notes",
-                     text=NOTE, source="synthetic")]
+def synthetic_case(
+    request: str = "Prepare the tumor board review", *, imaging: bool = True
+) -> Case:
+    docs = [
+        Document(
+            id="note-1",
+            date="2024-03-01",
+            kind="note",
+            type="Progress Notes",
+            text=NOTE,
+            source="synthetic",
+        )
+    ]
     if imaging:
-        docs.append(Document(id="ct-1", date="2024-03-10", kind="report", type="CT",
-                             text=CT, source="synthetic"))
-    return Case(case_id="synthetic-1", request=request,
-                patient=Patient(id="p1", age=64, sex="male"), documents=tuple(docs),
-                source="synthetic")
+        docs.append(
+            Document(
+                id="ct-1", date="2024-03-10", kind="report", type="CT", text=CT, source="synthetic"
+            )
+        )
+    return Case(
+        case_id="synthetic-1",
+        request=request,
+        patient=Patient(id="p1", age=64, sex="male"),
+        documents=tuple(docs),
+        source="synthetic",
+    )

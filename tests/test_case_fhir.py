@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import json
-import time
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -161,12 +160,10 @@ def test_austin_lung_cancer_code_line(
     assert "Cisplatin" in meds and "PACLitaxel" in meds
 
 
-def test_largest_bundle_loads_fast(synthea_bundles: list[Path]) -> None:
+def test_largest_bundle_loads(synthea_bundles: list[Path]) -> None:
     largest = max(synthea_bundles, key=lambda p: p.stat().st_size)
     assert largest.stat().st_size > 2_500_000
-    start = time.perf_counter()
-    case = load_case(largest)
-    assert time.perf_counter() - start < 1.0
+    case = load_case(largest)  # its time is measured by scripts/bench_tools.py
     assert len(case.documents) > 400
 
 

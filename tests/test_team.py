@@ -21,8 +21,13 @@ GOOD_QUOTE = "KRAS p.G12C detected by NGS"
 class Scripted:
     """A specialist whose reply is a function of the hand-off."""
 
-    def __init__(self, name: str, answer: Callable[[HandoffRequest], SpecialistReply],
-                 delay: float = 0.0, log: list[tuple[str, str]] | None = None) -> None:
+    def __init__(
+        self,
+        name: str,
+        answer: Callable[[HandoffRequest], SpecialistReply],
+        delay: float = 0.0,
+        log: list[tuple[str, str]] | None = None,
+    ) -> None:
         self._name, self._answer, self._delay = name, answer, delay
         self.requests: list[HandoffRequest] = []
         self._log = log if log is not None else []
@@ -42,23 +47,30 @@ class Scripted:
 def grounded(name: str, *, quote: str = GOOD_QUOTE, data: dict | None = None):
     def answer(request: HandoffRequest) -> SpecialistReply:
         return SpecialistReply(
-            agent=name, text=f"{name} says: biomarker found.",
-            findings=(Finding(claim="KRAS G12C", evidence=(Evidence(doc_id="note-1",
-                                                                     quote=quote),)),),
+            agent=name,
+            text=f"{name} says: biomarker found.",
+            findings=(
+                Finding(claim="KRAS G12C", evidence=(Evidence(doc_id="note-1", quote=quote),)),
+            ),
             data={f"{name.lower()}_tool": data or {"from": name}},
         )
+
     return answer
 
 
 def team_config(*, limits: Limits | None = None) -> TeamConfig:
     def agent(name: str, deps: tuple[str, ...] = ()) -> AgentConfig:
-        return AgentConfig(name=name, description=f"{name} role", instructions="do it",
-                           tools=(), depends_on=deps)
+        return AgentConfig(
+            name=name, description=f"{name} role", instructions="do it", tools=(), depends_on=deps
+        )
+
     return TeamConfig(
         team=TeamSettings(name="t", limits=limits or Limits()),
         agents=(
             AgentConfig(name="Boss", facilitator=True, description="lead", instructions="lead"),
-            agent("A"), agent("B"), agent("C", ("A", "B")),
+            agent("A"),
+            agent("B"),
+            agent("C", ("A", "B")),
         ),
     )
 
@@ -82,20 +94,26 @@ class FixedPlanner:
         from magentic_health.plan import Triage
 
         names = tuple(a.name for a in team.specialists)
-        return Triage(complexity="high", intents=("open_question",), selected=names,
-                      rationale="test: everyone")
+        return Triage(
+            complexity="high",
+            intents=("open_question",),
+            selected=names,
+            rationale="test: everyone",
+        )
 
 
 def make_team(tmp_path: Path, specialists: dict[str, Scripted], **kw) -> HealthTeam:
-    return HealthTeam(team_config(**kw), data_dir=tmp_path, planner=FixedPlanner(),
-                      specialists=specialists)
+    return HealthTeam(
+        team_config(**kw), data_dir=tmp_path, planner=FixedPlanner(), specialists=specialists
+    )
 
 
 async def test_a_clean_run_completes_and_its_ledger_verifies(tmp_path: Path) -> None:
     log: list[tuple[str, str]] = []
     specialists = {n: Scripted(n, grounded(n), delay=0.05, log=log) for n in "ABC"}
-    result = await make_team(tmp_path, specialists).run(synthetic_case(),
-                                                        ledger_path=tmp_path / "l.jsonl")
+    result = await make_team(tmp_path, specialists).run(
+        synthetic_case(), ledger_path=tmp_path / "l.jsonl"
+    )
     assert result.status == "completed"
     # A and B ran concurrently in wave 1: both started before either ended
     assert log[:2] == [("start", "A"), ("start", "B")]
@@ -117,16 +135,21 @@ async def test_an_invented_quote_is_retried_then_fails_and_is_never_handed_on(
         "B": Scripted("B", grounded("B")),
         "C": Scripted("C", grounded("C")),
     }
-    result = await make_team(tmp_path, specialists).run(synthetic_case(),
-                                                        ledger_path=tmp_path / "l.jsonl")
+    result = await make_team(tmp_path, specialists).run(
+        synthetic_case(), ledger_path=tmp_path / "l.jsonl"
+    )
     events = read_ledger(tmp_path / "l.jsonl").events
-    a_checks = [e for e in events if e.type == "checkpoint" and e.agent == "A"
-                and e.data["name"] == "grounding"]
+    a_checks = [
+        e
+        for e in events
+        if e.type == "checkpoint" and e.agent == "A" and e.data["name"] == "grounding"
+    ]
     assert [e.data["passed"] for e in a_checks] == [False, False]  # first try and one retry
     assert "does not occur" in a_checks[0].data["failures"][0]
     retry = [e for e in events if e.type == "handoff" and e.agent == "A"][1]
-    assert retry.data["attempt"] == 2 and "Fix these checkpoint failures" in retry.data[
-        "instruction"]
+    assert (
+        retry.data["attempt"] == 2 and "Fix these checkpoint failures" in retry.data["instruction"]
+    )
     # C ran after a re-plan, without A's output
     assert any(e.type == "replan" for e in events)
     assert "a_tool" not in specialists["C"].requests[0].upstream
@@ -139,13 +162,26 @@ async def test_an_invented_quote_is_retried_then_fails_and_is_never_handed_on(
 
 async def test_a_citation_to_a_missing_document_fails_grounding(tmp_path: Path) -> None:
     def ghost(request: HandoffRequest) -> SpecialistReply:
-        return SpecialistReply(agent="B", text="x", findings=(Finding(
-            claim="c", evidence=(Evidence(doc_id="no-such-doc", quote="anything"),)),))
-    specialists = {"A": Scripted("A", grounded("A")), "B": Scripted("B", ghost),
-                   "C": Scripted("C", grounded("C"))}
+        return SpecialistReply(
+            agent="B",
+            text="x",
+            findings=(
+                Finding(claim="c", evidence=(Evidence(doc_id="no-such-doc", quote="anything"),)),
+            ),
+        )
+
+    specialists = {
+        "A": Scripted("A", grounded("A")),
+        "B": Scripted("B", ghost),
+        "C": Scripted("C", grounded("C")),
+    }
     await make_team(tmp_path, specialists).run(synthetic_case(), ledger_path=tmp_path / "l.jsonl")
-    failures = [f for e in read_ledger(tmp_path / "l.jsonl").events
-                if e.type == "checkpoint" and e.agent == "B" for f in e.data["failures"]]
+    failures = [
+        f
+        for e in read_ledger(tmp_path / "l.jsonl").events
+        if e.type == "checkpoint" and e.agent == "B"
+        for f in e.data["failures"]
+    ]
     assert any("'no-such-doc'" in f and "not a document" in f for f in failures)
 
 
@@ -174,11 +210,17 @@ async def test_the_time_limit_ends_the_run_as_partial(tmp_path: Path) -> None:
 async def test_an_agent_that_raises_fails_its_step_not_the_run(tmp_path: Path) -> None:
     def boom(request: HandoffRequest) -> SpecialistReply:
         raise RuntimeError("tool crashed")
-    specialists = {"A": Scripted("A", grounded("A")), "B": Scripted("B", boom),
-                   "C": Scripted("C", grounded("C"))}
-    result = await make_team(tmp_path, specialists).run(synthetic_case(),
-                                                        ledger_path=tmp_path / "l.jsonl")
+
+    specialists = {
+        "A": Scripted("A", grounded("A")),
+        "B": Scripted("B", boom),
+        "C": Scripted("C", grounded("C")),
+    }
+    result = await make_team(tmp_path, specialists).run(
+        synthetic_case(), ledger_path=tmp_path / "l.jsonl"
+    )
     events = read_ledger(tmp_path / "l.jsonl").events
-    assert any(e.type == "error" and e.agent == "B" and "tool crashed" in e.data["message"]
-               for e in events)
+    assert any(
+        e.type == "error" and e.agent == "B" and "tool crashed" in e.data["message"] for e in events
+    )
     assert result.status == "partial"

@@ -66,7 +66,10 @@ async def test_plan_is_a_dag_in_dependency_order_with_waves(team: TeamConfig) ->
     ids = {s.id: s.agent for s in ledger.plan}
     assert [ids[d] for d in by_agent["ClinicalTrials"].depends_on] == ["PatientStatus"]
     assert {ids[d] for d in by_agent["ReportCreation"].depends_on} == {
-        "PatientHistory", "PatientStatus", "ClinicalGuidelines", "ClinicalTrials"
+        "PatientHistory",
+        "PatientStatus",
+        "ClinicalGuidelines",
+        "ClinicalTrials",
     }
     waves = plan_waves(ledger.plan, max_parallel=team.team.limits.max_parallel)
     named = [sorted(ids[s] for s in w) for w in waves]

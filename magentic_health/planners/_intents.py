@@ -17,34 +17,75 @@ from magentic_health.plan import Exclusion, Triage
 _INTENTS: tuple[tuple[str, tuple[str, ...], str | None], ...] = (
     (
         "tumor_board",
-        (r"tumou?r[ -]?board", r"\breview\b", r"\bprepare\b", r"\breport\b", r"\bsummar",
-         r"case presentation", r"\bmdt\b"),
+        (
+            r"tumou?r[ -]?board",
+            r"\breview\b",
+            r"\bprepare\b",
+            r"\breport\b",
+            r"\bsummar",
+            r"case presentation",
+            r"\bmdt\b",
+        ),
         "report_export",
     ),
     (
         "status",
-        (r"\bstag(e|ing)\b", r"\bstatus\b", r"\bdiagnos", r"histolog", r"biomarker",
-         r"mutation", r"\bkras\b", r"\begfr\b", r"pd-?l1", r"\bher2\b", r"\becog\b",
-         r"performance"),
+        (
+            r"\bstag(e|ing)\b",
+            r"\bstatus\b",
+            r"\bdiagnos",
+            r"histolog",
+            r"biomarker",
+            r"mutation",
+            r"\bkras\b",
+            r"\begfr\b",
+            r"pd-?l1",
+            r"\bher2\b",
+            r"\becog\b",
+            r"performance",
+        ),
         "patient_status",
     ),
     ("trials", (r"\btrials?\b", r"\bstud(y|ies)\b", r"\benrol", r"\bjoin\b"), "clinical_trials"),
     (
         "guidelines",
-        (r"guideline", r"treatment options?", r"\brecommend", r"standard of care",
-         r"next (line|step)", r"\bpdq\b", r"\bnccn\b", r"\bshould\b"),
+        (
+            r"guideline",
+            r"treatment options?",
+            r"\brecommend",
+            r"standard of care",
+            r"next (line|step)",
+            r"\bpdq\b",
+            r"\bnccn\b",
+            r"\bshould\b",
+        ),
         "clinical_guidelines",
     ),
     (
         "imaging",
-        (r"\bimaging\b", r"\bscans?\b", r"\bct\b", r"\bpet\b", r"\bmri\b", r"x-?ray",
-         r"radiolog", r"\blesions?\b", r"\bresponse\b"),
+        (
+            r"\bimaging\b",
+            r"\bscans?\b",
+            r"\bct\b",
+            r"\bpet\b",
+            r"\bmri\b",
+            r"x-?ray",
+            r"radiolog",
+            r"\blesions?\b",
+            r"\bresponse\b",
+        ),
         "radiology",
     ),
     (
         "history",
-        (r"\bhistory\b", r"timeline", r"chronolog", r"\bcourse\b", r"what happened",
-         r"prior (treatment|therap)"),
+        (
+            r"\bhistory\b",
+            r"timeline",
+            r"chronolog",
+            r"\bcourse\b",
+            r"what happened",
+            r"prior (treatment|therap)",
+        ),
         "patient_timeline",
     ),
 )
@@ -129,7 +170,8 @@ def _focused(team: TeamConfig, intents: tuple[str, ...]) -> _Selection:
         names += [a.name for a in _agents_with(team, tool)] if tool else []
     if not names:  # an open question: start from the patient's status and history
         names = [
-            a.name for a in team.specialists
+            a.name
+            for a in team.specialists
             if {"patient_status", "patient_timeline"} & set(a.tools)
         ] or [team.specialists[0].name]
     chosen = _with_dependencies(team, names)

@@ -119,10 +119,12 @@ def synthesize(
         for reply in replies:
             lines += [f"## {reply.agent}", "", reply.text.strip(), ""]
     gaps = _gaps(ledger, outcomes)
-    if gaps:
-        lines += ["## Gaps and open questions", "", *[f"- {g}" for g in gaps[:30]], ""]
-        if len(gaps) > 30:
-            lines.append(f"- … and {len(gaps) - 30} more (see the ledger)")
+    # the report lists the specialists' own gaps; what it cannot know is which steps failed
+    shown = [g for g in gaps if g.startswith("Step ")] if report is not None else gaps
+    if shown:
+        lines += ["## Gaps and open questions", "", *[f"- {g}" for g in shown[:30]], ""]
+        if len(shown) > 30:
+            lines.append(f"- … and {len(shown) - 30} more (see the ledger)")
     citations: dict[tuple[str, str], Evidence] = {}
     for reply in replies:
         for finding in reply.findings:

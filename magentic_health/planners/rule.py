@@ -72,15 +72,17 @@ def _facts(case: Case, triage: Triage) -> Facts:
     patient = case.patient
     given = [
         f"Request: {case.request}",
-        "Documents: " + ", ".join(f"{n} {k}" for k, n in sorted(kinds.items()))
+        "Documents: "
+        + ", ".join(f"{n} {k}" for k, n in sorted(kinds.items()))
         + (f", dated {dates[0]} to {dates[-1]}" if dates else ""),
     ]
     if patient.age is not None or patient.sex:
         given.append(f"Patient: age {patient.age or 'unknown'}, sex {patient.sex or 'unknown'}")
     if case.images:
         given.append(f"Images: {len(case.images)} ({', '.join(i.modality for i in case.images)})")
-    to_look_up = [f"{intent.replace('_', ' ')} (from the case documents)"
-                  for intent in triage.intents]
+    to_look_up = [
+        f"{intent.replace('_', ' ')} (from the case documents)" for intent in triage.intents
+    ]
     to_derive = []
     if {"trials", "guidelines"} & set(triage.intents) or "tumor_board" in triage.intents:
         to_derive.append("trial and guideline relevance, from diagnosis, stage and biomarkers")
@@ -166,9 +168,7 @@ class RulePlanner:
             ),
             next=NextAnswer(
                 answer=tuple(ready),
-                reason="steps whose dependencies have completed"
-                if ready
-                else "no step is ready",
+                reason="steps whose dependencies have completed" if ready else "no step is ready",
             ),
         )
 

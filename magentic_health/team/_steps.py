@@ -17,9 +17,7 @@ from magentic_health.tools import ToolOutput
 from magentic_health.trace import AgentReply, CheckpointEvent, ErrorEvent, Handoff
 
 
-def upstream_outputs(
-    step: PlanStep, outcomes: Mapping[str, StepOutcome]
-) -> dict[str, ToolOutput]:
+def upstream_outputs(step: PlanStep, outcomes: Mapping[str, StepOutcome]) -> dict[str, ToolOutput]:
     """Tool outputs of the step's completed dependencies; failed steps hand over nothing."""
     upstream: dict[str, ToolOutput] = {}
     for dep in step.depends_on:
@@ -62,21 +60,33 @@ class StepRunner:
         for attempt in range(1, self.max_retries + 2):
             if attempt > 1 and not self.take_turn():
                 return StepOutcome(
-                    step=step, status="failed", wave=wave,
+                    step=step,
+                    status="failed",
+                    wave=wave,
                     failures=(*feedback, "turn limit reached before the retry"),
                 )
             instruction = step.instruction
             if feedback:
                 instruction += "\nFix these checkpoint failures: " + "; ".join(feedback)
             self.emit(
-                Handoff(to=step.agent, instruction=instruction, inputs=inputs,
-                        attempt=attempt, wave=wave),
-                agent=step.agent, step=step.id,
+                Handoff(
+                    to=step.agent,
+                    instruction=instruction,
+                    inputs=inputs,
+                    attempt=attempt,
+                    wave=wave,
+                ),
+                agent=step.agent,
+                step=step.id,
             )
             reply = await self._ask(step, upstream, feedback, attempt)
             if reply is None:
-                return StepOutcome(step=step, status="failed", wave=wave,
-                                   failures=("the agent raised an error (see the ledger)",))
+                return StepOutcome(
+                    step=step,
+                    status="failed",
+                    wave=wave,
+                    failures=("the agent raised an error (see the ledger)",),
+                )
             failures = self._check(step, reply, attempt)
             if not failures:
                 return StepOutcome(step=step, status="done", reply=reply, wave=wave)
@@ -91,19 +101,26 @@ class StepRunner:
         attempt: int,
     ) -> SpecialistReply | None:
         request = HandoffRequest(
-            step=step, case=self.case, data_dir=self.data_dir, upstream=upstream,
-            feedback=feedback, attempt=attempt,
+            step=step,
+            case=self.case,
+            data_dir=self.data_dir,
+            upstream=upstream,
+            feedback=feedback,
+            attempt=attempt,
         )
         try:
             reply = await self.specialists[step.agent].handle(request, emit=self.emit)
         except Exception as exc:  # one agent's crash ends its step, not the run
-            self.emit(ErrorEvent(message=f"{type(exc).__name__}: {exc}", kind="agent_error"),
-                      agent=step.agent, step=step.id)
+            self.emit(
+                ErrorEvent(message=f"{type(exc).__name__}: {exc}", kind="agent_error"),
+                agent=step.agent,
+                step=step.id,
+            )
             return None
         self.emit(
-            AgentReply(text=reply.text, findings=reply.findings, gaps=reply.gaps,
-                       attempt=attempt),
-            agent=step.agent, step=step.id,
+            AgentReply(text=reply.text, findings=reply.findings, gaps=reply.gaps, attempt=attempt),
+            agent=step.agent,
+            step=step.id,
         )
         return reply
 
@@ -111,9 +128,14 @@ class StepRunner:
         failures: list[str] = []
         for verdict in verify(reply, agent=self.agents[step.agent], case=self.case):
             self.emit(
-                CheckpointEvent(name=verdict.name, passed=verdict.passed,
-                                failures=verdict.failures, attempt=attempt),
-                agent=step.agent, step=step.id,
+                CheckpointEvent(
+                    name=verdict.name,
+                    passed=verdict.passed,
+                    failures=verdict.failures,
+                    attempt=attempt,
+                ),
+                agent=step.agent,
+                step=step.id,
             )
             failures += [f"{verdict.name}: {f}" for f in verdict.failures]
         return tuple(failures)

@@ -109,8 +109,9 @@ class _Run:
             take_turn=self._take_turn,
         )
 
-    def emit(self, payload: EventPayload, *, agent: str | None = None,
-             step: str | None = None) -> None:
+    def emit(
+        self, payload: EventPayload, *, agent: str | None = None, step: str | None = None
+    ) -> None:
         self.writer.append(payload, agent=agent, step=step)
 
     def _take_turn(self) -> bool:
@@ -121,13 +122,19 @@ class _Run:
         return True
 
     async def execute(self) -> RunResult:
-        self.emit(RunStarted(
-            case_id=self.case.case_id, case_digest=digest(self.case),
-            config_digest=digest(self.config), config_name=self.config.team.name,
-            model_profile=self.team.model_profile, engine=self.team.planner.engine,
-            request=self.case.request, documents=len(self.case.documents),
-            package_versions=package_versions(),
-        ))
+        self.emit(
+            RunStarted(
+                case_id=self.case.case_id,
+                case_digest=digest(self.case),
+                config_digest=digest(self.config),
+                config_name=self.config.team.name,
+                model_profile=self.team.model_profile,
+                engine=self.team.planner.engine,
+                request=self.case.request,
+                documents=len(self.case.documents),
+                package_versions=package_versions(),
+            )
+        )
         facilitator = self.config.facilitator.name
         triage = await self.team.planner.triage(self.case, self.config)
         self.emit(TriageEvent(**triage.model_dump()), agent=facilitator)
@@ -145,8 +152,9 @@ class _Run:
     def _record_ledger(self, ledger: TaskLedger) -> None:
         waves = plan_waves(ledger.plan, max_parallel=self.limits.max_parallel)
         self.emit(
-            TaskLedgerEvent(version=ledger.version, facts=ledger.facts, plan=ledger.plan,
-                            waves=waves),
+            TaskLedgerEvent(
+                version=ledger.version, facts=ledger.facts, plan=ledger.plan, waves=waves
+            ),
             agent=self.config.facilitator.name,
         )
 
@@ -173,8 +181,10 @@ class _Run:
                 or any(o.status == "failed" and o.step.critical for o in results)
             )
             self.stalls += int(stalled and not progress.is_request_satisfied.answer)
-            self.emit(ProgressLedgerEvent(wave=wave, stalls=self.stalls, **progress.model_dump()),
-                      agent=self.config.facilitator.name)
+            self.emit(
+                ProgressLedgerEvent(wave=wave, stalls=self.stalls, **progress.model_dump()),
+                agent=self.config.facilitator.name,
+            )
             if progress.is_request_satisfied.answer:
                 return ledger
             if self.stalls >= self.limits.max_stalls:
@@ -198,13 +208,17 @@ class _Run:
         reply = SpecialistReply(
             agent=self.config.facilitator.name,
             text=final.text,
-            findings=tuple(Finding(claim="cited in the final answer", evidence=(ev,))
-                           for ev in final.citations),
+            findings=tuple(
+                Finding(claim="cited in the final answer", evidence=(ev,)) for ev in final.citations
+            ),
         )
         verdict = GroundingCheckpoint().verify(reply, CheckContext(case=self.case, agent=None))
-        self.emit(CheckpointEvent(name="final_grounding", passed=verdict.passed,
-                                  failures=verdict.failures),
-                  agent=self.config.facilitator.name)
+        self.emit(
+            CheckpointEvent(
+                name="final_grounding", passed=verdict.passed, failures=verdict.failures
+            ),
+            agent=self.config.facilitator.name,
+        )
         return verdict.failures
 
     def _status(self, ledger: TaskLedger, final_failures: tuple[str, ...]) -> RunStatus:
@@ -224,24 +238,47 @@ class _Run:
         )
         final_failures = self._verify_final(final)
         engine = self.team.planner.engine
-        self.emit(Final(text=final.text, citations=final.citations, engine=engine),
-                  agent=self.config.facilitator.name)
+        self.emit(
+            Final(text=final.text, citations=final.citations, engine=engine),
+            agent=self.config.facilitator.name,
+        )
         status = self._status(ledger, final_failures)
         failed = sorted(s for s, o in self.outcomes.items() if o.status == "failed")
-        reason = self.limit_reason or (
-            f"failed steps: {', '.join(failed)}" if failed else None
-        ) or ("the final answer failed grounding" if final_failures else None)
-        usage = {name: {"prompt_tokens": 0, "completion_tokens": 0}
-                 for name in (self.config.facilitator.name, *triage.selected)}
+        reason = (
+            self.limit_reason
+            or (f"failed steps: {', '.join(failed)}" if failed else None)
+            or ("the final answer failed grounding" if final_failures else None)
+        )
+        usage = {
+            name: {"prompt_tokens": 0, "completion_tokens": 0}
+            for name in (self.config.facilitator.name, *triage.selected)
+        }
         usage["total"] = {"prompt_tokens": 0, "completion_tokens": 0}
         duration = (time.perf_counter() - self.started) * 1000
-        self.emit(RunFinished(status=status, gaps=final.gaps, usage=usage,
-                              duration_ms=round(duration, 3), reason=reason),
-                  agent=self.config.facilitator.name)
+        self.emit(
+            RunFinished(
+                status=status,
+                gaps=final.gaps,
+                usage=usage,
+                duration_ms=round(duration, 3),
+                reason=reason,
+            ),
+            agent=self.config.facilitator.name,
+        )
         return RunResult(
-            run_id=self.run_id, case_id=self.case.case_id, request=self.case.request,
-            status=status, reason=reason, limit_hit=self.limit_reason is not None,
-            engine=engine, complexity=triage.complexity, selected=triage.selected,
-            final_text=final.text, citations=final.citations, gaps=final.gaps,
-            ledger_path=str(self.writer.path), usage=usage, duration_ms=duration,
+            run_id=self.run_id,
+            case_id=self.case.case_id,
+            request=self.case.request,
+            status=status,
+            reason=reason,
+            limit_hit=self.limit_reason is not None,
+            engine=engine,
+            complexity=triage.complexity,
+            selected=triage.selected,
+            final_text=final.text,
+            citations=final.citations,
+            gaps=final.gaps,
+            ledger_path=str(self.writer.path),
+            usage=usage,
+            duration_ms=duration,
         )

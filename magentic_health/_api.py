@@ -1,0 +1,93 @@
+"""The one-call entry points for scripts and notebooks, shared by the command line."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+from magentic_health._data import resolve_data_dir
+from magentic_health.case import Case, load_case
+from magentic_health.config import TeamConfig, default_config_path, load_team_config
+from magentic_health.errors import BackendError, InputError
+from magentic_health.team import HealthTeam, RunResult
+from magentic_health.trace import LedgerEvent
+
+MODEL_PROFILES = ("offline", "auto", "azure", "openai", "openai-compatible", "replay")
+_SAFE = re.compile(r"[^A-Za-z0-9_.-]+")
+
+
+def _check_profile(model: str) -> str:
+    if model not in MODEL_PROFILES:
+        raise InputError(
+            f"--model {model!r}: unknown model profile; choose one of {', '.join(MODEL_PROFILES)}"
+        )
+    if model in ("offline", "auto"):
+        return "offline"
+    raise BackendError(
+        f"--model {model!r}: this version has no {model} backend yet; run with --model offline"
+    )
+
+
+def ledger_path_for(case: Case, out_dir: Path, run_id: str) -> Path:
+    """``<out>/<case_id>-<UTC time>-<run id prefix>.jsonl``: unique, sortable, readable."""
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    return out_dir / f"{_SAFE.sub('_', case.case_id)}-{stamp}-{run_id[:8]}.jsonl"
+
+
+async def arun_case(
+    case: Case | str | os.PathLike[str],
+    *,
+    request: str | None = None,
+    config: TeamConfig | str | os.PathLike[str] | None = None,
+    model: str = "offline",
+    data_dir: str | os.PathLike[str] | None = None,
+    out_dir: str | os.PathLike[str] = "ledgers",
+    on_event: Callable[[LedgerEvent], None] | None = None,
+) -> RunResult:
+    """Load a case (a path, a sample case name, or a ``Case``) and run the team on it.
+
+    Use this form inside notebooks, where an event loop is already running.
+    """
+    profile = _check_profile(model)
+    data = resolve_data_dir(data_dir)
+    team_config = (
+        config
+        if isinstance(config, TeamConfig)
+        else load_team_config(config if config is not None else default_config_path())
+    )
+    loaded = case if isinstance(case, Case) else load_case(case, request=request, data_dir=data)
+    if request is not None and loaded.request != request:
+        loaded = loaded.with_request(request)
+    run_id = uuid.uuid4().hex
+    path = ledger_path_for(loaded, Path(out_dir), run_id)
+    team = HealthTeam(team_config, data_dir=data, model_profile=profile, on_event=on_event)
+    return await team.run(loaded, ledger_path=path, run_id=run_id)
+
+
+def run_case(
+    case: Case | str | os.PathLike[str],
+    *,
+    request: str | None = None,
+    config: TeamConfig | str | os.PathLike[str] | None = None,
+    model: str = "offline",
+    data_dir: str | os.PathLike[str] | None = None,
+    out_dir: str | os.PathLike[str] = "ledgers",
+    on_event: Callable[[LedgerEvent], None] | None = None,
+) -> RunResult:
+    """Synchronous ``arun_case`` for scripts (not inside a running event loop)."""
+    return asyncio.run(
+        arun_case(
+            case,
+            request=request,
+            config=config,
+            model=model,
+            data_dir=data_dir,
+            out_dir=out_dir,
+            on_event=on_event,
+        )
+    )
