@@ -54,6 +54,11 @@ async def arun_case(
     Use this form inside notebooks, where an event loop is already running.
     """
     profile = _check_profile(model)
+    if request is not None and not request.strip():
+        raise InputError(
+            "--request: the request is empty; ask a question, e.g. "
+            "'Prepare the tumor board review' or 'What is the current stage?'"
+        )
     data = resolve_data_dir(data_dir)
     team_config = (
         config

@@ -189,6 +189,7 @@ def test_bad_inputs_give_one_line_and_exit_code_2(
     (empty / "clinical_notes").mkdir(parents=True)
     assert "no documents" in _bad_input(capsys, str(empty))
     assert "--model" in _bad_input(capsys, "hao_patient_4", "--model", "gpt-9")
+    assert "--request" in _bad_input(capsys, "hao_patient_4", "--request", "  ")
     assert "--data-dir" in _bad_input(
         capsys, "hao_patient_4", "--data-dir", str(tmp_path / "nowhere")
     )
