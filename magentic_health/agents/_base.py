@@ -10,7 +10,7 @@ from typing import Protocol
 from magentic_health.case import Case
 from magentic_health.plan import PlanStep
 from magentic_health.reply import SpecialistReply
-from magentic_health.tools import ToolOutput
+from magentic_health.tools import ToolOutput, ToolSettings
 from magentic_health.trace import EventPayload
 
 
@@ -32,6 +32,8 @@ class HandoffRequest:
     feedback: tuple[str, ...] = ()
     """Checkpoint failures of the previous attempt, to be fixed in this one."""
     attempt: int = 1
+    settings: ToolSettings = field(default_factory=ToolSettings)
+    """The team configuration's tool settings (remote endpoints, live look-ups)."""
 
 
 class Specialist(Protocol):

@@ -67,6 +67,7 @@ class ToolAgent:
             instruction=request.case.request,
             data_dir=request.data_dir,
             upstream=request.upstream,
+            settings=request.settings,
         )
         texts: list[str] = []
         findings: list[Finding] = []

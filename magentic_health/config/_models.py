@@ -10,6 +10,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PositiveInt, StrictBool
 
+from magentic_health.tools._settings import ToolSettings
+
 Complexity = Literal["low", "moderate", "high"]
 
 
@@ -75,6 +77,8 @@ class TeamConfig(BaseModel):
 
     team: TeamSettings
     agents: tuple[AgentConfig, ...] = Field(min_length=2)
+    tool_settings: ToolSettings = ToolSettings()
+    """Optional per-tool settings (remote endpoints); the defaults run offline."""
 
     @property
     def facilitator(self) -> AgentConfig:

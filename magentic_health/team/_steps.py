@@ -13,7 +13,7 @@ from magentic_health.config import AgentConfig
 from magentic_health.plan import PlanStep
 from magentic_health.planners import StepOutcome
 from magentic_health.reply import SpecialistReply
-from magentic_health.tools import ToolOutput
+from magentic_health.tools import ToolOutput, ToolSettings
 from magentic_health.trace import AgentReply, CheckpointEvent, ErrorEvent, Handoff
 
 
@@ -50,6 +50,7 @@ class StepRunner:
     max_retries: int
     take_turn: Callable[[], bool]
     """Claims one turn of the run's budget; False when the turn limit is reached."""
+    settings: ToolSettings
 
     async def run(
         self, step: PlanStep, outcomes: Mapping[str, StepOutcome], *, wave: int
@@ -107,6 +108,7 @@ class StepRunner:
             upstream=upstream,
             feedback=feedback,
             attempt=attempt,
+            settings=self.settings,
         )
         try:
             reply = await self.specialists[step.agent].handle(request, emit=self.emit)

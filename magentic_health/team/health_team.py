@@ -107,6 +107,7 @@ class _Run:
             emit=self.emit,
             max_retries=self.limits.max_agent_retries,
             take_turn=self._take_turn,
+            settings=self.config.tool_settings,
         )
 
     def emit(

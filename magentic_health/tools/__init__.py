@@ -9,6 +9,12 @@ from __future__ import annotations
 import importlib
 
 from magentic_health.tools._base import ToolContext, ToolOutput, ToolSpec
+from magentic_health.tools._settings import (
+    CxrSettings,
+    RadiologySettings,
+    ToolSettings,
+    TrialSettings,
+)
 
 _MODULES: dict[str, str] = {
     "patient_timeline": "timeline",
@@ -31,4 +37,14 @@ def get_tool(name: str) -> ToolSpec:
     return spec
 
 
-__all__ = ["TOOL_NAMES", "ToolContext", "ToolOutput", "ToolSpec", "get_tool"]
+__all__ = [
+    "TOOL_NAMES",
+    "CxrSettings",
+    "RadiologySettings",
+    "ToolContext",
+    "ToolOutput",
+    "ToolSettings",
+    "ToolSpec",
+    "TrialSettings",
+    "get_tool",
+]

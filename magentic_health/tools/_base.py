@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from magentic_health.case import Case
 from magentic_health.reply import Finding
+from magentic_health.tools._settings import ToolSettings
 
 
 class ToolOutput(BaseModel):
@@ -34,6 +35,7 @@ class ToolContext:
     instruction: str
     data_dir: Path
     upstream: Mapping[str, ToolOutput] = field(default_factory=dict)
+    settings: ToolSettings = field(default_factory=ToolSettings)
 
 
 @dataclass(frozen=True)
