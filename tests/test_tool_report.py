@@ -11,14 +11,18 @@ from magentic_health.case import Case, Document, Patient
 from magentic_health.reply import Evidence, Finding
 from magentic_health.tools import guidelines, trials
 from magentic_health.tools._base import ToolContext, ToolOutput
+from magentic_health.tools._report_model import trial_citation
 from magentic_health.tools._status_model import Biomarker, PatientStatus, StatusValue
 from magentic_health.tools.report import (
     DISCLAIMER,
     NOT_ASSESSED,
     SECTIONS,
     SPEC,
+    DocCitation,
     build_report,
+    render_markdown,
     render_report_markdown,
+    report_from_data,
 )
 
 NOTE = (
@@ -221,7 +225,7 @@ def _section(markdown: str, name: str) -> str:
 
 def test_all_sections_present_with_citations() -> None:
     report = build_report(_case(), _upstream())
-    md = report.markdown
+    md = render_markdown(report)
     assert md.startswith("# Tumor board report: case-7")
     assert [line[3:] for line in md.splitlines() if line.startswith("## ")] == list(SECTIONS)
     assert md.count(DISCLAIMER) == 2
@@ -239,8 +243,15 @@ def test_all_sections_present_with_citations() -> None:
     assert "- **KRAS:** p.G12C [note-1]" in md
     assert "[PDQ: Treatment of Progressive Stage IV NSCLC > KRAS G12C inhibitors]" in md
     assert "Source: NCI PDQ® Non-Small Cell Lung Cancer Treatment, https://www.cancer.gov/" in md
-    assert "- [NCT05383898] D-1553 in KRAS G12C NSCLC" in md
-    assert "[NCT03808480]" in md and "Previous therapy with anti-PD-1" in md
+    assert "- **KRAS G12C inhibitors:** The FDA approved sotorasib for KRAS G12C NSCLC." in md
+    assert (
+        "- D-1553 in KRAS G12C NSCLC · status: unknown · condition: non-small cell lung cancer; "
+        "biomarker: KRAS p.G12C [NCT05383898](https://clinicaltrials.gov/study/NCT05383898)"
+    ) in md
+    assert (
+        '- Nivolumab second line: likely excluded by "Previous therapy with anti-PD-1 or -PD-L1 '
+        'inhibitors" (excludes prior anti-PD-1) [NCT03808480]('
+    ) in md
     history = _section(md, "History")
     assert history.index("2021-02-15") < history.index("2021-03-20")  # oldest first
     assert "favor adenocarcinoma [note-1]" in _section(md, "Pathology")
@@ -262,29 +273,29 @@ def test_evidence_outside_the_case_drops_the_statement_and_says_so() -> None:
     report = build_report(_case(), _upstream())
     assert "1 statement(s) from patient_timeline left out: no evidence in this case" in report.gaps
     assert "1 statement(s) from radiology left out: no evidence in this case" in report.gaps
-    assert "(report) 1 statement(s) from patient_timeline left out" in report.markdown
+    assert "(report) 1 statement(s) from patient_timeline left out" in render_markdown(report)
 
 
 def test_missing_upstream_is_not_assessed_and_a_gap() -> None:
     upstream = {"patient_status": _upstream()["patient_status"]}
     report = build_report(_case(), upstream)
     for name in ("History", "Imaging", "Guideline considerations", "Trial options"):
-        assert _section(report.markdown, name).strip() == NOT_ASSESSED
+        assert _section(render_markdown(report), name).strip() == NOT_ASSESSED
         assert not report.assessed[name]
     assert "Imaging: not assessed in this run (radiology did not run)" in report.gaps
     assert (
         "(report) Trial options: not assessed in this run (clinical_trials did not run)"
-        in report.markdown
+        in render_markdown(report)
     )
     assert report.assessed["Biomarkers"] and report.assessed["Pathology"]
 
 
 def test_nothing_upstream_still_renders_patient_and_disclaimer() -> None:
     report = build_report(_case(), {})
-    assert "- Patient p-7, age 59, sex female [patient record: case-7]" in report.markdown
+    assert "- Patient p-7, age 59, sex female [patient record: case-7]" in render_markdown(report)
     assert sum(not v for v in report.assessed.values()) == 7
     assert report.findings == ()
-    assert DISCLAIMER in report.markdown
+    assert DISCLAIMER in render_markdown(report)
 
 
 def test_open_questions_gather_gaps_and_conflicts() -> None:
@@ -297,7 +308,7 @@ def test_open_questions_gather_gaps_and_conflicts() -> None:
 def test_unreadable_status_is_a_gap_not_a_crash() -> None:
     upstream = {"patient_status": ToolOutput(text="", data={"biomarkers": "KRAS"})}
     report = build_report(_case(), upstream)
-    assert _section(report.markdown, "Biomarkers").strip() == NOT_ASSESSED
+    assert _section(render_markdown(report), "Biomarkers").strip() == NOT_ASSESSED
     assert any(g.startswith("patient_status data could not be read") for g in report.gaps)
 
 
@@ -309,6 +320,30 @@ def test_spec_run_passes_upstream_findings_through(tmp_path: Path) -> None:
     assert out.data["sections"] == {name: "assessed" for name in SECTIONS}
     assert out.data["cited_documents"] == ["note-1", "ct-1"]
     assert out.data["disclaimer"] == DISCLAIMER
+    report = report_from_data(out.data)
+    assert out.text == render_markdown(report)
+    (kras,) = [s for s in report.section("Biomarkers").statements if s.label == "KRAS"]
+    assert kras.citations == (DocCitation(doc_id="note-1", quote="KRAS p.G12C mutation"),)
+    (trial,) = [s for s in report.section("Trial options").statements if "D-1553" in s.text]
+    assert trial.citations == (trial_citation("NCT05383898"),)
+
+
+def test_knowledge_without_a_valid_source_is_left_out() -> None:
+    upstream = _upstream()
+    trials_data = dict(upstream["clinical_trials"].data)
+    trials_data["trials"] = [{**trials_data["trials"][0], "nct_id": "?"}]
+    guideline_data = dict(upstream["clinical_guidelines"].data)
+    guideline_data["passages"] = [{**guideline_data["passages"][0], "url": "http://example.org"}]
+    upstream["clinical_trials"] = ToolOutput(text="", data=trials_data)
+    upstream["clinical_guidelines"] = ToolOutput(text="", data=guideline_data)
+    report = build_report(_case(), upstream)
+    assert "1 statement(s) from clinical_trials left out: no valid NCT id" in report.gaps
+    assert (
+        "1 statement(s) from clinical_guidelines left out: no PDQ section with a cancer.gov link"
+        in report.gaps
+    )
+    assert not report.section("Guideline considerations").statements
+    assert "D-1553" not in render_markdown(report)
 
 
 @pytest.mark.parametrize("tool", ["clinical_guidelines", "clinical_trials"])
@@ -320,11 +355,11 @@ def test_report_from_real_tool_outputs(data_dir: Path, tool: str) -> None:
     upstream = {"patient_status": status, tool: spec.run(ctx)}
     report = build_report(case, upstream)
     if tool == "clinical_guidelines":
-        section = _section(report.markdown, "Guideline considerations")
+        section = _section(render_markdown(report), "Guideline considerations")
         assert "[PDQ: Treatment of Progressive Stage IV, Relapsed, and Recurrent NSCLC" in section
         assert "KRAS G12C inhibitors" in section
     else:
-        section = _section(report.markdown, "Trial options")
+        section = _section(render_markdown(report), "Trial options")
         assert "[NCT05383898]" in section
     for finding in report.findings:
         for ev in finding.evidence:
