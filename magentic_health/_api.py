@@ -6,7 +6,7 @@ import asyncio
 import os
 import re
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -15,6 +15,8 @@ from magentic_health.case import Case, load_case
 from magentic_health.config import TeamConfig, default_config_path, load_team_config
 from magentic_health.errors import BackendError, InputError
 from magentic_health.team import HealthTeam, RunResult
+from magentic_health.tools.report import export_format, report_from_data
+from magentic_health.tools.report import export_report as write_report
 from magentic_health.trace import LedgerEvent
 
 MODEL_PROFILES = ("offline", "auto", "azure", "openai", "openai-compatible", "replay")
@@ -33,6 +35,39 @@ def _check_profile(model: str) -> str:
     )
 
 
+def _with_live_trials(config: TeamConfig) -> TeamConfig:
+    settings = config.tool_settings
+    trials = settings.clinical_trials.model_copy(update={"live": True})
+    return config.model_copy(
+        update={"tool_settings": settings.model_copy(update={"clinical_trials": trials})}
+    )
+
+
+def export_report(result: RunResult, formats: Sequence[str]) -> list[Path]:
+    """Write the run's tumor board report beside its ledger in each format (md, html, docx).
+
+    Raises ``InputError`` when the run produced no report (ReportCreation was not selected).
+    """
+    data = result.tool_data.get("report_export")
+    if data is None:
+        raise InputError(
+            "--export: this run produced no tumor board report (ReportCreation was not "
+            "selected); ask for one, e.g. --request 'Prepare the tumor board review'"
+        )
+    report = report_from_data(data)
+    ledger = Path(result.ledger_path)
+    stem = ledger.name.removesuffix(".jsonl")
+    return [
+        write_report(
+            report,
+            export_format(fmt),
+            ledger.with_name(f"{stem}.report.{fmt}"),
+            engine=result.engine,
+        )
+        for fmt in formats
+    ]
+
+
 def ledger_path_for(case: Case, out_dir: Path, run_id: str) -> Path:
     """``<out>/<case_id>-<UTC time>-<run id prefix>.jsonl``: unique, sortable, readable."""
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
@@ -48,10 +83,12 @@ async def arun_case(
     data_dir: str | os.PathLike[str] | None = None,
     out_dir: str | os.PathLike[str] = "ledgers",
     on_event: Callable[[LedgerEvent], None] | None = None,
+    live_trials: bool = False,
 ) -> RunResult:
     """Load a case (a path, a sample case name, or a ``Case``) and run the team on it.
 
     Use this form inside notebooks, where an event loop is already running.
+    ``live_trials`` also queries ClinicalTrials.gov (network) besides the local trial set.
     """
     profile = _check_profile(model)
     if request is not None and not request.strip():
@@ -65,6 +102,8 @@ async def arun_case(
         if isinstance(config, TeamConfig)
         else load_team_config(config if config is not None else default_config_path())
     )
+    if live_trials:
+        team_config = _with_live_trials(team_config)
     loaded = case if isinstance(case, Case) else load_case(case, request=request, data_dir=data)
     if request is not None and loaded.request != request:
         loaded = loaded.with_request(request)
@@ -83,6 +122,7 @@ def run_case(
     data_dir: str | os.PathLike[str] | None = None,
     out_dir: str | os.PathLike[str] = "ledgers",
     on_event: Callable[[LedgerEvent], None] | None = None,
+    live_trials: bool = False,
 ) -> RunResult:
     """Synchronous ``arun_case`` for scripts (not inside a running event loop)."""
     return asyncio.run(
@@ -94,5 +134,6 @@ def run_case(
             data_dir=data_dir,
             out_dir=out_dir,
             on_event=on_event,
+            live_trials=live_trials,
         )
     )

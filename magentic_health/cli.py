@@ -16,13 +16,15 @@ from pathlib import Path
 import click
 from rich.console import Console
 
-from magentic_health._api import MODEL_PROFILES, arun_case
+from magentic_health._api import MODEL_PROFILES, arun_case, export_report
 from magentic_health._console import ProgressView, one_line
 from magentic_health.case import list_sample_cases
 from magentic_health.config import load_team_config
-from magentic_health.errors import MagenticHealthError
+from magentic_health.errors import InputError, MagenticHealthError
 from magentic_health.team import RunResult
 from magentic_health.trace import read_ledger, verify_ledger
+
+EXPORT_FORMATS = ("md", "html", "docx")
 
 
 def _exit_code(result: RunResult) -> int:
@@ -31,7 +33,7 @@ def _exit_code(result: RunResult) -> int:
     return 4 if result.limit_hit else 0
 
 
-def _print_result(result: RunResult, fmt: str) -> None:
+def _print_result(result: RunResult, fmt: str, exports: list[Path]) -> None:
     if fmt == "json":
         click.echo(
             json.dumps(
@@ -48,6 +50,7 @@ def _print_result(result: RunResult, fmt: str) -> None:
                     "citations": [c.model_dump() for c in result.citations],
                     "gaps": list(result.gaps),
                     "ledger": result.ledger_path,
+                    "exports": [str(p) for p in exports],
                 },
                 ensure_ascii=False,
                 indent=2,
@@ -58,6 +61,8 @@ def _print_result(result: RunResult, fmt: str) -> None:
     click.echo(f"Status: {result.status}" + (f" ({result.reason})" if result.reason else ""))
     click.echo(f"Engine: {result.engine}")
     click.echo(f"Ledger: {result.ledger_path}")
+    for path in exports:
+        click.echo(f"Report: {path}")
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -104,6 +109,17 @@ def app() -> None:
     help="Output format of the result.",
 )
 @click.option("--quiet", is_flag=True, help="No progress lines on stderr.")
+@click.option(
+    "--export",
+    "exports",
+    default="",
+    help="Also write the tumor board report beside the ledger: md, html, docx (comma-separated).",
+)
+@click.option(
+    "--live-trials",
+    is_flag=True,
+    help="Also search ClinicalTrials.gov (network) besides the local trial records.",
+)
 def run(
     case: str,
     request: str | None,
@@ -113,8 +129,11 @@ def run(
     data_dir: Path | None,
     fmt: str,
     quiet: bool,
+    exports: str,
+    live_trials: bool,
 ) -> int:
     """Run CASE: a sample case name, a case file, a HAO patient folder or a FHIR bundle."""
+    formats = _export_formats(exports)
     view = None if quiet else ProgressView()
     result = asyncio.run(
         arun_case(
@@ -125,10 +144,27 @@ def run(
             data_dir=data_dir,
             out_dir=out_dir,
             on_event=view,
+            live_trials=live_trials,
         )
     )
-    _print_result(result, fmt)
+    try:
+        written = export_report(result, formats) if formats else []
+    except InputError:
+        _print_result(result, fmt, [])
+        raise
+    _print_result(result, fmt, written)
     return _exit_code(result)
+
+
+def _export_formats(value: str) -> list[str]:
+    formats = [f.strip().lower() for f in value.split(",") if f.strip()]
+    unknown = [f for f in formats if f not in EXPORT_FORMATS]
+    if unknown:
+        raise InputError(
+            f"--export {value!r}: unknown format {unknown[0]!r}; "
+            f"choose from {', '.join(EXPORT_FORMATS)}"
+        )
+    return list(dict.fromkeys(formats))
 
 
 @app.command()

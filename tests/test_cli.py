@@ -198,3 +198,49 @@ def test_bad_inputs_give_one_line_and_exit_code_2(
 def test_an_unavailable_model_backend_exits_3(capsys: pytest.CaptureFixture[str]) -> None:
     assert cli(["run", "hao_patient_4", "--model", "azure", "--quiet"]) == 3
     assert "--model offline" in capsys.readouterr().err
+
+
+def test_export_writes_the_report_beside_the_ledger_in_each_format(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from html.parser import HTMLParser
+
+    import docx
+
+    code, result = run_json(
+        capsys, "hao_patient_4", "--out", str(tmp_path), "--export", "md,html,docx"
+    )
+    assert code == 0
+    exports = [Path(p) for p in result["exports"]]
+    assert [p.suffix for p in exports] == [".md", ".html", ".docx"]
+    stem = Path(result["ledger"]).name.removesuffix(".jsonl")
+    assert all(p.parent == tmp_path and p.name.startswith(stem) for p in exports)
+    markdown = exports[0].read_text(encoding="utf-8")
+    assert "## Biomarkers" in markdown and "KRAS" in markdown
+    HTMLParser().feed(exports[1].read_text(encoding="utf-8"))
+    assert "offline rule engine" in exports[1].read_text(encoding="utf-8")
+    text = "\n".join(p.text for p in docx.Document(str(exports[2])).paragraphs)
+    assert "For research use only" in text and "p.G12C" in text
+
+
+def test_export_without_a_report_says_how_to_get_one(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = cli(
+        [
+            "run",
+            "hao_patient_4",
+            "--quiet",
+            "--out",
+            str(tmp_path),
+            "--request",
+            "What is the current stage?",
+            "--export",
+            "html",
+        ]
+    )
+    captured = capsys.readouterr()
+    assert code == 2
+    assert "Ledger: " in captured.out  # the run's result is still printed, its ledger kept
+    assert "Prepare the tumor board review" in captured.err.strip().splitlines()[-1]
+    assert "--export" in _bad_input(capsys, "hao_patient_4", "--export", "pdf")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import BaseModel, ConfigDict
 
 from magentic_health.config import Complexity
@@ -29,4 +31,6 @@ class RunResult(BaseModel):
     gaps: tuple[str, ...] = ()
     ledger_path: str
     usage: dict[str, dict[str, int]] = {}
+    tool_data: dict[str, Any] = {}
+    """Structured output of each tool of the verified steps, by tool name (e.g. the report)."""
     duration_ms: float = 0.0

@@ -282,4 +282,10 @@ class _Run:
             ledger_path=str(self.writer.path),
             usage=usage,
             duration_ms=duration,
+            tool_data={
+                tool: data
+                for outcome in self.outcomes.values()
+                if outcome.status == "done" and outcome.reply is not None
+                for tool, data in outcome.reply.data.items()
+            },
         )
