@@ -294,3 +294,21 @@ def test_spec_run_without_a_status_says_why(data_dir: Path) -> None:
     bad = ToolOutput(text="", data={"diagnosis": "not a status value"})
     out = SPEC.run(ToolContext(_case(), "x", data_dir, {"patient_status": bad}))
     assert out.data == {} and out.gaps and "patient_status" in out.gaps[0]
+
+
+def test_a_secondary_cancer_without_a_stage_ranks_stage_iv_passages(
+    index: GuidelineIndex,
+) -> None:
+    from magentic_health.tools.guidelines import _stage_of
+
+    secondary = PatientStatus(
+        diagnosis=_value("Secondary malignant neoplasm of colon", "Secondary malignant neoplasm")
+    )
+    negated = PatientStatus(
+        diagnosis=_value("colon cancer", "colon cancer"),
+        disease_status=_value("no evidence of metastatic disease", "no evidence of metastatic"),
+    )
+    assert _stage_of(secondary) == "IV"
+    assert _stage_of(negated) is None
+    result = find_guidelines(secondary, "", index=index)
+    assert any("Stage IV" in p.section for p in result.passages[:3])

@@ -45,6 +45,9 @@ _SYNONYMS: dict[CancerType, str] = {
     "breast": "breast cancer",
 }
 
+_METASTATIC = re.compile(r"\b(secondary|metasta\w*)", re.IGNORECASE)
+_NEGATED = re.compile(r"\b(no|not|without|negative for|free of)\b", re.IGNORECASE)
+
 
 @dataclass(frozen=True)
 class GuidelinePassage:
@@ -70,6 +73,17 @@ class GuidelineResult:
     gaps: tuple[str, ...]
 
 
+def _stage_of(status: PatientStatus) -> str | None:
+    """The base stage (e.g. "IV") to rank by: the stated group, else "IV" when the diagnosis or
+    disease status itself says the cancer is secondary or metastatic (e.g. Synthea's
+    "Secondary malignant neoplasm of colon"), else None."""
+    if status.stage_group is not None:
+        return stage_base(status.stage_group.value)
+    stated = [v.value for v in (status.diagnosis, status.disease_status) if v is not None]
+    metastatic = [t for t in stated if _METASTATIC.search(t) and not _NEGATED.search(t)]
+    return "IV" if metastatic else None
+
+
 def guideline_query(status: PatientStatus, instruction: str) -> str:
     """Diagnosis, histology, stage group (with and without its letter), biomarkers, request."""
     parts = [v.value for v in (status.diagnosis, status.histology) if v is not None]
@@ -78,6 +92,8 @@ def guideline_query(status: PatientStatus, instruction: str) -> str:
     if status.stage_group is not None:
         base = stage_base(status.stage_group.value)
         parts.append(f"stage {status.stage_group.value}" + (f" stage {base}" if base else ""))
+    elif _stage_of(status) == "IV":
+        parts.append("metastatic stage IV")
     parts.extend(f"{b.name} {b.result}" for b in status.biomarkers)
     parts.append(instruction)
     return " ".join(parts)
@@ -99,7 +115,7 @@ def find_guidelines(
         return GuidelineResult((), query, (), (gap,))
     full_query = guideline_query(status, query)
     among = [i for i, p in enumerate(index.passages) if p.file in files]
-    base = stage_base(status.stage_group.value) if status.stage_group else None
+    base = _stage_of(status)
     markers = patient_markers(status.biomarkers)
     scored: list[tuple[float, int, tuple[str, ...]]] = []
     for i, raw in index.bm25.rank(full_query, among=among):
