@@ -244,3 +244,53 @@ def test_export_without_a_report_says_how_to_get_one(
     assert "Ledger: " in captured.out  # the run's result is still printed, its ledger kept
     assert "Prepare the tumor board review" in captured.err.strip().splitlines()[-1]
     assert "--export" in _bad_input(capsys, "hao_patient_4", "--export", "pdf")
+
+
+def test_live_trials_flag_queries_the_configured_registry(
+    data_dir: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """--live-trials turns the live search on; the registry here is a local server serving the
+    real PALLAS record as a recruiting study, configured through tool_settings."""
+    from tests._http_server import LocalServer, Reply
+
+    for name in ("http_proxy", "HTTP_PROXY", "all_proxy", "ALL_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+    study = json.loads((data_dir / "mcode" / "NCT02513394.json").read_text(encoding="utf-8"))
+    study["protocolSection"]["statusModule"]["overallStatus"] = "RECRUITING"
+    with LocalServer([Reply(json={"studies": [study], "nextPageToken": None})]) as server:
+        config = tmp_path / "team.yaml"
+        config.write_text(
+            default_config_path().read_text(encoding="utf-8")
+            + f"\ntool_settings:\n  clinical_trials:\n    api_base: {server.url}/api/v2\n",
+            encoding="utf-8",
+        )
+        code, result = run_json(
+            capsys,
+            "mcode_breast",
+            "--config",
+            str(config),
+            "--out",
+            str(tmp_path),
+            "--request",
+            "Which clinical trials could this patient join?",
+            "--live-trials",
+        )
+        offline_code, offline = run_json(
+            capsys,
+            "mcode_breast",
+            "--config",
+            str(config),
+            "--out",
+            str(tmp_path),
+            "--request",
+            "Which clinical trials could this patient join?",
+        )
+    assert code == 0 and offline_code == 0
+    assert len(server.requests) == 1  # only the --live-trials run went to the registry
+    assert server.requests[0].path.startswith("/api/v2/studies")
+    assert "status: RECRUITING" in result["summary"]
+    assert "status: ACTIVE_NOT_RECRUITING" in offline["summary"]
+    assert "status: RECRUITING" not in offline["summary"]

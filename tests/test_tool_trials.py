@@ -4,6 +4,8 @@ sex, with quoted supporting and excluding criteria."""
 from __future__ import annotations
 
 import json
+import re
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -12,8 +14,13 @@ from magentic_health.case import Case, Document, Patient
 from magentic_health.errors import InputError
 from magentic_health.reply import Evidence
 from magentic_health.tools._base import ToolContext, ToolOutput
+from magentic_health.tools._markers import GENES, RECEPTORS, text_pattern
+from magentic_health.tools._oncology import roman_stages, stages_named
 from magentic_health.tools._status_model import Biomarker, PatientStatus, StatusValue
-from magentic_health.tools._trial_index import TrialIndex, trial_index
+from magentic_health.tools._trial_index import NEGATION, TrialIndex, trial_index
+from magentic_health.tools._trial_match import _EARLY, is_early
+from magentic_health.tools._trial_profile import CONDITION_PATTERNS, cancers_named
+from magentic_health.tools._trial_study import parse_study, protocol_only
 from magentic_health.tools.trials import SPEC, TrialMatches, TrialResult, match_trials
 
 # KRAS G12C trials of the shared set that enrol NSCLC (checked against the records below).
@@ -112,6 +119,102 @@ def test_kras_g12c_nsclc_trials_rank_first(index: TrialIndex) -> None:
     keys = [(-t.score, t.nct_id) for t in result.candidates]
     assert keys == sorted(keys)
     assert match_trials(hao_like(), index=index) == result  # deterministic
+
+
+# The full rankings (NCT id, score) on the shared set as the matcher gave them before its
+# speed-up (hint pre-tests, cached per-clause facts): any change to them is a change of results.
+HAO_RANKING = (
+    [
+        ("NCT04092673", 8.0),
+        ("NCT04585035", 8.0),
+        ("NCT04892017", 8.0),
+        ("NCT04956640", 8.0),
+        ("NCT04973163", 8.0),
+        ("NCT05119933", 8.0),
+        ("NCT05276726", 8.0),
+        ("NCT05383898", 8.0),
+        ("NCT04185883", 6.0),
+        ("NCT05358249", 6.0),
+    ],
+    [
+        ("NCT04015778", 4.0),
+        ("NCT04795713", 4.0),
+        ("NCT04669899", 2.5),
+        ("NCT03929666", 2.0),
+        ("NCT05379985", 2.0),
+        ("NCT05533463", 2.0),
+        ("NCT05737706", 2.0),
+        ("NCT05445310", 1.5),
+        ("NCT05412225", 1.0),
+    ],
+    114,
+)
+BREAST_RANKING = (
+    [
+        ("NCT04997798", 10.0),
+        ("NCT04092673", 9.0),
+        ("NCT04683445", 9.0),
+        ("NCT01120561", 7.0),
+        ("NCT03944499", 7.0),
+        ("NCT05040685", 7.0),
+        ("NCT03368729", 6.0),
+        ("NCT03733990", 6.0),
+        ("NCT04294628", 6.0),
+        ("NCT04778982", 6.0),
+    ],
+    [
+        ("NCT02513394", 9.0),
+        ("NCT03188965", 9.0),
+        ("NCT04355858", 9.0),
+        ("NCT04524000", 6.0),
+        ("NCT04732598", 6.0),
+        ("NCT05194072", 6.0),
+        ("NCT05307705", 6.0),
+        ("NCT05504213", 6.0),
+        ("NCT05554354", 6.0),
+        ("NCT05252416", 4.0),
+    ],
+    102,
+)
+
+
+@pytest.mark.parametrize(
+    ("status", "expected"), [(hao_like, HAO_RANKING), (breast, BREAST_RANKING)]
+)
+def test_rankings_are_those_of_the_plain_matcher(
+    index: TrialIndex, status: Callable[[], PatientStatus], expected: tuple[object, ...]
+) -> None:
+    for _ in range(2):  # cold, then with every per-clause fact cached
+        result = match_trials(status(), index=index)
+        ranking = (
+            [(t.nct_id, t.score) for t in result.candidates],
+            [(t.nct_id, t.score) for t in result.excluded],
+            result.considered,
+        )
+        assert ranking == expected
+
+
+def test_hint_pre_tests_agree_with_the_plain_patterns_on_every_clause(index: TrialIndex) -> None:
+    """Each fast path skips a regex when a substring is absent; on the shared set's ~10,000
+    clauses it must give what the regex alone gives."""
+    names = (*sorted(RECEPTORS), *GENES, "RAS")
+    patterns = {n: re.compile(r"\bRAS\b" if n == "RAS" else text_pattern(n)) for n in names}
+    conditions = {k: re.compile(p, re.I) for k, (p, _) in CONDITION_PATTERNS.items()}
+    for record in index.records:
+        for clause in record.clauses:
+            text = clause.text
+            assert clause.names == {n for n, p in patterns.items() if p.search(text)}, text
+            assert cancers_named(text) == {k for k, p in conditions.items() if p.search(text)}
+            assert clause.negated == bool(NEGATION.search(text))
+            assert is_early(text) == bool(_EARLY.search(text))
+            assert roman_stages(text) == stages_named(text, roman_only=True)
+
+
+def test_the_study_file_is_read_from_its_protocol_section_alone(data_dir: Path) -> None:
+    text = (data_dir / "mcode" / f"{PALLAS}.json").read_text("utf-8")
+    assert set(protocol_only(text)) == {"protocolSection"}
+    assert parse_study(protocol_only(text)) == parse_study(json.loads(text))
+    assert protocol_only('{"hasResults": false}') == {"hasResults": False}  # other layouts
 
 
 def test_trials_that_exclude_or_ask_for_another_variant_are_flagged(index: TrialIndex) -> None:
@@ -326,7 +429,7 @@ def test_no_fitting_trial_is_a_gap(synthetic_dir: Path) -> None:
     )
     result = match_trials(status, index=trial_index(synthetic_dir))
     assert result.candidates == () and result.excluded == ()
-    assert "no trial among the 4 local records fits the patient" in result.gaps
+    assert "no trial among the 4 records fits the patient" in result.gaps
 
 
 def test_malformed_trial_file_is_an_input_error(tmp_path: Path) -> None:

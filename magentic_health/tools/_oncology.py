@@ -6,6 +6,7 @@ group (0, I, II, III, IV) is the patient in. Written once here so they agree.
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import Literal
 
@@ -85,3 +86,12 @@ def stages_named(text: str, *, roman_only: bool = False) -> set[str]:
                 low, high = ROMAN.index(bases[i - 1] or "0"), ROMAN.index(base)
                 named.update(ROMAN[low : high + 1])
     return named
+
+
+@functools.lru_cache(maxsize=65536)
+def roman_stages(text: str) -> frozenset[str]:
+    """``stages_named(text, roman_only=True)``, cached: the trial tools ask it of the same
+    criteria for every patient. Only a text that says "stage" can name one."""
+    if "stage" not in text.lower():
+        return frozenset()
+    return frozenset(stages_named(text, roman_only=True))

@@ -1,10 +1,11 @@
 """The local trial records: ``trials/random_trials.json`` (oncotrialLLM: an NCT id and one text
 of brief summary plus eligibility criteria) and ClinicalTrials.gov API v2 study records
-(``NCT*.json`` in ``trials/`` or ``mcode/``).
+(``NCT*.json`` in ``trials/`` or ``mcode/``, read by ``_trial_study``, as live studies are).
 
 Every record is cut into clauses (summary sentences, inclusion and exclusion criteria) that
 are verbatim slices of the record's text, so a quoted criterion occurs in the record by
-construction. Parsed once per data directory and re-read when a file changes.
+construction. Parsed once per data directory and re-read when a file changes; live records
+are merged into a copy of the index for one call (``with_records``).
 """
 
 from __future__ import annotations
@@ -13,13 +14,16 @@ import json
 import re
 import threading
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
 
 from magentic_health.errors import InputError
 from magentic_health.tools._markers import names_in
 from magentic_health.tools._text import clip
+from magentic_health.tools._trial_study import Study, StudyError, parse_study, protocol_only
 
 Section = Literal["summary", "inclusion", "exclusion"]
 
@@ -28,27 +32,35 @@ _HEADING = re.compile(
     r"(?i)^(?:key\s+|general\s+|sub-protocol\s+)?(inclusion|exclusion)\b(?:\s+crit\w*)?[^.]{0,60}$"
 )
 _BULLET = re.compile(r"^(?:-{1,2}|[*•]|\d{1,2}[.)]|[a-z][.)]|\(\w{1,3}\))\s+")
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z(])")
+_SENTENCE_END = re.compile(r"[.!?]\s+(?=[A-Z(])")
+"""A sentence's closing mark and the space after it (the mark stays with the sentence)."""
 NEGATION = re.compile(r"(?i)\b(?:exclud\w*|not eligible|ineligible|except\w*|other than)\b")
+_NEGATION_HINTS = ("exclud", "eligible", "except", "other than")
+"""Each alternative of NEGATION contains one of these: most clauses need no regex."""
 _STATUS = re.compile(r"(?i)\b(not yet recruiting|recruiting)\b")
 
 
 @dataclass(frozen=True)
 class Clause:
-    """A summary sentence or one criterion: a verbatim slice of the record's text, and the
-    biomarker names it mentions (found once, when the index is built)."""
+    """A summary sentence or one criterion: a verbatim slice of the record's text.
+
+    What the matcher asks of every clause on every call (the biomarker names it mentions,
+    whether it excludes) is worked out on first use and kept, so building the index is only
+    parsing and later calls are attribute look-ups."""
 
     text: str
     section: Section
-    names: frozenset[str] = frozenset()
-    lower: str = ""
-    """The text lower-cased, for cheap substring tests before a regex runs."""
-    negated: bool = False
-    """The clause itself excludes ("... are excluded", "except ...", "not eligible")."""
 
-    @classmethod
-    def of(cls, text: str, section: Section) -> Clause:
-        return cls(text, section, names_in(text), text.lower(), bool(NEGATION.search(text)))
+    @cached_property
+    def names(self) -> frozenset[str]:
+        """The biomarker names the clause mentions."""
+        return names_in(self.text)
+
+    @cached_property
+    def negated(self) -> bool:
+        """The clause itself excludes ("... are excluded", "except ...", "not eligible")."""
+        low = self.text.lower()
+        return any(h in low for h in _NEGATION_HINTS) and NEGATION.search(self.text) is not None
 
 
 @dataclass(frozen=True)
@@ -72,6 +84,11 @@ class TrialRecord:
     def url(self) -> str:
         return f"https://clinicaltrials.gov/study/{self.nct_id}"
 
+    @cached_property
+    def admitting(self) -> tuple[Clause, ...]:
+        """Summary sentences and inclusion criteria that do not themselves exclude anyone."""
+        return tuple(c for c in self.clauses if c.section != "exclusion" and not c.negated)
+
 
 @dataclass(frozen=True)
 class TrialIndex:
@@ -79,6 +96,14 @@ class TrialIndex:
 
     records: tuple[TrialRecord, ...]
     build_seconds: float
+
+
+def with_records(index: TrialIndex, records: Iterable[TrialRecord]) -> TrialIndex:
+    """The index with ``records`` added; a record replaces the one with the same NCT id (live
+    records take precedence over stale local copies)."""
+    merged = {r.nct_id: r for r in index.records}
+    merged.update((r.nct_id, r) for r in records)
+    return TrialIndex(tuple(merged[k] for k in sorted(merged)), index.build_seconds)
 
 
 _cache: dict[Path, tuple[tuple[tuple[str, int, int], ...], TrialIndex]] = {}
@@ -154,48 +179,49 @@ def _text_records(path: Path) -> list[TrialRecord]:
 
 
 def _api_record(path: Path) -> TrialRecord:
-    """A ClinicalTrials.gov API v2 study: the protocol section's identification, status,
-    conditions, description and eligibility modules."""
-    raw = _load_json(path)
+    """A study file in the data directory: an API v2 record, of which only the protocol
+    section is parsed."""
     try:
-        protocol = raw["protocolSection"]
-        ident = protocol["identificationModule"]
-        nct, title = ident["nctId"], ident["briefTitle"]
-        eligibility = protocol.get("eligibilityModule", {})
-        summary = protocol.get("descriptionModule", {}).get("briefSummary", "")
-        criteria = eligibility.get("eligibilityCriteria", "")
-    except (KeyError, TypeError) as exc:
-        raise InputError(
-            f"{str(path)!r}: not a ClinicalTrials.gov API v2 study (missing {exc})"
-        ) from exc
-    acronym = ident.get("acronym")
-    document = f"{summary}\n\n{criteria}"
+        raw = protocol_only(path.read_text(encoding="utf-8"))
+        study = parse_study(raw)
+    except (OSError, json.JSONDecodeError) as exc:
+        raise InputError(f"{str(path)!r}: not readable JSON ({exc})") from exc
+    except StudyError as exc:
+        raise InputError(f"{str(path)!r}: not a ClinicalTrials.gov API v2 study ({exc})") from exc
+    return study_record(study, source=f"{path.parent.name}/{path.name}")
+
+
+def study_record(study: Study, *, source: str) -> TrialRecord:
+    """A trial record from an API v2 study, wherever it came from (``source`` says where)."""
+    protocol = study.protocol_section
+    ident, eligibility = protocol.identification_module, protocol.eligibility_module
+    summary = protocol.description_module.brief_summary
+    document = f"{summary}\n\n{eligibility.eligibility_criteria}"
     clauses = _sentences(document, 0, len(summary)) + _criteria(
         document, len(summary) + 2, len(document)
     )
     return TrialRecord(
-        nct_id=nct,
-        title=f"{title} ({acronym})" if acronym else title,
-        status=protocol.get("statusModule", {}).get("overallStatus", "unknown"),
-        source=f"{path.parent.name}/{path.name}",
+        nct_id=ident.nct_id,
+        title=f"{ident.brief_title} ({ident.acronym})" if ident.acronym else ident.brief_title,
+        status=protocol.status_module.overall_status,
+        source=source,
         document=document,
         clauses=tuple(clauses),
-        conditions=tuple(protocol.get("conditionsModule", {}).get("conditions", ())),
-        sex=eligibility.get("sex"),
-        minimum_age=eligibility.get("minimumAge"),
-        maximum_age=eligibility.get("maximumAge"),
+        conditions=protocol.conditions_module.conditions,
+        sex=eligibility.sex,
+        minimum_age=eligibility.minimum_age,
+        maximum_age=eligibility.maximum_age,
     )
 
 
-def _sentences(text: str, start: int, end: int) -> list[Clause]:
-    """The sentences of ``text[start:end]`` as verbatim slices (summary clauses)."""
-    out: list[Clause] = []
-    cursor = start
+def _sentences(text: str, start: int, end: int, section: Section = "summary") -> list[Clause]:
+    """The sentences of ``text[start:end]`` as verbatim slices."""
+    cuts = [start]
     for match in _SENTENCE_END.finditer(text, start, end):
-        out.append(Clause.of(text[cursor : match.start()].strip(), "summary"))
-        cursor = match.end()
-    out.append(Clause.of(text[cursor:end].strip(), "summary"))
-    return [c for c in out if c.text]
+        cuts += [match.start() + 1, match.end()]
+    cuts.append(end)
+    pieces = (text[a:b].strip() for a, b in zip(cuts[::2], cuts[1::2], strict=True))
+    return [Clause(piece, section) for piece in pieces if piece]
 
 
 def _criteria(text: str, start: int, end: int) -> list[Clause]:
@@ -215,7 +241,10 @@ def _criteria(text: str, start: int, end: int) -> list[Clause]:
         if not body:
             open_item = False
             continue
-        heading = _HEADING.match(_BULLET.sub("", body).strip(" *"))
+        # every heading names inclusion or exclusion: a substring test spares the regexes
+        heading = (
+            _HEADING.match(_BULLET.sub("", body).strip(" *")) if "clusion" in body.lower() else None
+        )
         if heading:
             section = "exclusion" if heading.group(1).lower() == "exclusion" else "inclusion"
             open_item = False
@@ -228,9 +257,4 @@ def _criteria(text: str, start: int, end: int) -> list[Clause]:
             open_item = True
         else:
             items[-1] = (items[-1][0], offset + len(body), items[-1][2])
-    clauses: list[Clause] = []
-    for a, b, kind in items:
-        clauses.extend(
-            Clause(c.text, kind, c.names, c.lower, c.negated) for c in _sentences(text, a, b)
-        )
-    return clauses
+    return [clause for a, b, kind in items for clause in _sentences(text, a, b, kind)]

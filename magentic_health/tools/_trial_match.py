@@ -9,6 +9,7 @@ has no result for loses 1.5; a trial known not to recruit loses 1.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -22,9 +23,14 @@ from magentic_health.tools._markers import (
     protein_changes,
     receptor_polarities,
 )
-from magentic_health.tools._oncology import stages_named
+from magentic_health.tools._oncology import CancerType, roman_stages
 from magentic_health.tools._trial_index import Clause, TrialRecord
-from magentic_health.tools._trial_profile import BASKET_HINTS, BASKET_PATTERN, Profile
+from magentic_health.tools._trial_profile import (
+    BASKET_HINTS,
+    BASKET_PATTERN,
+    Profile,
+    cancers_named,
+)
 
 CONDITION = 3.0
 BASKET = 1.0
@@ -42,6 +48,7 @@ _ADVANCED = re.compile(
 _ADVANCED_HINTS = ("metasta", "advanced", "unresectable", "recurrent", "stage")
 _BASKET = re.compile(BASKET_PATTERN, re.IGNORECASE)
 _EARLY = re.compile(r"(?i)\bearly\b|\badjuvant\b|\bresect(?:ed|able)\b|\blocali[sz]ed\b")
+_EARLY_HINTS = ("early", "adjuvant", "resect", "locali")
 _OPEN = ("RECRUITING", "NOT_YET_RECRUITING")
 _CLOSED = ("ACTIVE_NOT_RECRUITING", "COMPLETED", "TERMINATED", "WITHDRAWN", "SUSPENDED")
 
@@ -69,9 +76,9 @@ class Match:
             self.quotes.append(clause.text)
 
 
-def admitting(record: TrialRecord) -> list[Clause]:
+def admitting(record: TrialRecord) -> tuple[Clause, ...]:
     """Summary sentences and inclusion criteria that do not themselves exclude anyone."""
-    return [c for c in record.clauses if c.section != "exclusion" and not c.negated]
+    return record.admitting
 
 
 def first(clauses: Sequence[Clause], test: Callable[[str], bool]) -> Clause | None:
@@ -79,34 +86,48 @@ def first(clauses: Sequence[Clause], test: Callable[[str], bool]) -> Clause | No
     return next((c for c in clauses if test(c.text)), None)
 
 
-def first_saying(
-    clauses: Sequence[Clause], pattern: re.Pattern[str], hints: tuple[str, ...]
-) -> Clause | None:
-    """The first clause that contains one of ``hints`` (lower case) and matches ``pattern``."""
-    for clause in clauses:
-        if any(h in clause.lower for h in hints) and pattern.search(clause.text):
-            return clause
+def naming(clauses: Sequence[Clause], kinds: frozenset[CancerType]) -> Clause | None:
+    """The first clause that names one of the cancer types ``kinds``."""
+    if kinds:
+        for clause in clauses:
+            if not kinds.isdisjoint(cancers_named(clause.text)):
+                return clause
     return None
+
+
+def _saying(pattern: re.Pattern[str], hints: tuple[str, ...]) -> Callable[[str], bool]:
+    """A cached test: the text contains one of ``hints`` (lower case) and matches
+    ``pattern``. Cached because every patient asks it of the same clauses."""
+
+    @functools.lru_cache(maxsize=65536)
+    def says(text: str) -> bool:
+        low = text.lower()
+        return any(h in low for h in hints) and pattern.search(text) is not None
+
+    return says
+
+
+is_basket = _saying(_BASKET, BASKET_HINTS)
+is_advanced = _saying(_ADVANCED, _ADVANCED_HINTS)
+is_early = _saying(_EARLY, _EARLY_HINTS)
 
 
 def match(record: TrialRecord, profile: Profile) -> Match:
     """Score a trial on condition, biomarkers, stage and recruitment status."""
     result = Match()
     clauses = admitting(record)
-    spec = profile.condition()
-    condition = first_saying(clauses, *spec) if spec else None
+    condition = naming(clauses, frozenset(profile.cancer_types))
     if condition is not None:
         result.condition = True
         label = profile.diagnosis.value if profile.diagnosis else "cancer type"
         result.add(CONDITION, f"condition: {label}", condition)
     else:
-        basket = first_saying(clauses, _BASKET, BASKET_HINTS)
+        basket = first(clauses, is_basket)
         if basket is not None:
             result.basket = True
             result.add(BASKET, "basket trial: solid tumors", basket)
         else:
-            others = profile.other_conditions()
-            result.other_cancer = others is not None and first_saying(clauses, *others) is not None
+            result.other_cancer = naming(clauses, profile.other_cancer_types()) is not None
     for marker in profile.markers:
         _match_marker(result, clauses, marker)
     _undocumented_markers(result, clauses, profile)
@@ -118,7 +139,7 @@ def match(record: TrialRecord, profile: Profile) -> Match:
     return result
 
 
-def _match_marker(result: Match, clauses: list[Clause], marker: Marker) -> None:
+def _match_marker(result: Match, clauses: Sequence[Clause], marker: Marker) -> None:
     if marker.name in RECEPTORS:
         if marker.polarity == "unknown":
             return
@@ -147,12 +168,12 @@ def _match_marker(result: Match, clauses: list[Clause], marker: Marker) -> None:
         result.markers.append(marker)
 
 
-def _undocumented_markers(result: Match, clauses: list[Clause], profile: Profile) -> None:
+def _undocumented_markers(result: Match, clauses: Sequence[Clause], profile: Profile) -> None:
     """Inclusion criteria asking for a biomarker the patient has no result for are listed to
     verify; when none of the patient's own markers matched, the trial also ranks lower."""
     known = {m.name for m in profile.markers}
     for clause in clauses:
-        if clause.section != "inclusion":
+        if clause.section != "inclusion" or not clause.names:
             continue
         named = sorted(clause.names - known)
         genes = [g for g in named if g in GENES and "positive" in gene_states(clause.text, g)]
@@ -166,23 +187,20 @@ def _undocumented_markers(result: Match, clauses: list[Clause], profile: Profile
         result.undocumented = True
 
 
-def _match_stage(result: Match, clauses: list[Clause], profile: Profile) -> None:
+def _match_stage(result: Match, clauses: Sequence[Clause], profile: Profile) -> None:
     """The stage setting, from clauses that do not name another cancer type (a multi-cohort
     trial's "stage IV NSCLC" cohort says nothing about its breast cohort)."""
     if profile.stage_base is None and not profile.advanced:
         return
-    others = profile.other_conditions()
-    if others is not None:
-        clauses = [c for c in clauses if first_saying([c], *others) is None]
+    others = profile.other_cancer_types()
+    if others:
+        clauses = [c for c in clauses if others.isdisjoint(cancers_named(c.text))]
     if profile.advanced:
-        hit = first_saying(clauses, _ADVANCED, _ADVANCED_HINTS)
+        hit = first(clauses, is_advanced)
         reason = "setting: advanced or metastatic disease"
     else:
         base = profile.stage_base or ""
-        hit = first(
-            clauses,
-            lambda t: base in stages_named(t, roman_only=True) or _EARLY.search(t) is not None,
-        )
+        hit = first(clauses, lambda t: base in roman_stages(t) or is_early(t))
         reason = f"setting: stage {base} / early disease"
     if hit is not None:
         result.add(STAGE, reason, hit)

@@ -109,25 +109,34 @@ class Profile:
     brain_metastases: bool
     """True only when a status value states brain metastases."""
 
-    def condition(self) -> tuple[re.Pattern[str], tuple[str, ...]] | None:
-        """The pattern naming the patient's cancer type in trial text, and its hints."""
-        return _combined(self.cancer_types)
-
-    def other_conditions(self) -> tuple[re.Pattern[str], tuple[str, ...]] | None:
-        """The pattern naming the known cancer types of other organs than the patient's."""
+    def other_cancer_types(self) -> frozenset[CancerType]:
+        """The known cancer types of other organs than the patient's (none when the patient's
+        type is unknown)."""
         if not self.cancer_types:
-            return None
+            return frozenset()
         families = {_FAMILY[k] for k in self.cancer_types}
-        return _combined(tuple(k for k in CONDITION_PATTERNS if _FAMILY[k] not in families))
+        return frozenset(k for k in CONDITION_PATTERNS if _FAMILY[k] not in families)
 
 
-@functools.cache
-def _combined(kinds: tuple[CancerType, ...]) -> tuple[re.Pattern[str], tuple[str, ...]] | None:
-    if not kinds:
-        return None
-    specs = [CONDITION_PATTERNS[k] for k in kinds]
-    pattern = re.compile("|".join(p for p, _ in specs), re.IGNORECASE)
-    return pattern, tuple(h for _, hints in specs for h in hints)
+_CONDITIONS = {k: (re.compile(p, re.IGNORECASE), h) for k, (p, h) in CONDITION_PATTERNS.items()}
+_ANY_CONDITION_HINT = re.compile(
+    "|".join(re.escape(h) for h in sorted({h for _, hs in CONDITION_PATTERNS.values() for h in hs}))
+)
+
+
+@functools.lru_cache(maxsize=65536)
+def cancers_named(text: str) -> frozenset[CancerType]:
+    """The cancer types a trial clause names: those one of whose hints occurs in the
+    lower-cased text and whose pattern matches. Cached: the matcher asks it of the same
+    clauses for every patient."""
+    low = text.lower()
+    if _ANY_CONDITION_HINT.search(low) is None:
+        return frozenset()
+    return frozenset(
+        kind
+        for kind, (pattern, hints) in _CONDITIONS.items()
+        if any(h in low for h in hints) and pattern.search(text)
+    )
 
 
 def profile_of(status: PatientStatus) -> Profile:

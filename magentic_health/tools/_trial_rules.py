@@ -9,8 +9,9 @@ answer (brain metastases) are returned to verify instead.
 
 from __future__ import annotations
 
+import functools
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 from magentic_health.tools._markers import (
@@ -21,7 +22,7 @@ from magentic_health.tools._markers import (
     protein_changes,
     receptor_polarities,
 )
-from magentic_health.tools._oncology import stages_named
+from magentic_health.tools._oncology import roman_stages
 from magentic_health.tools._trial_index import Clause, TrialRecord
 from magentic_health.tools._trial_match import admitting
 from magentic_health.tools._trial_profile import Profile
@@ -131,19 +132,30 @@ def _sex(record: TrialRecord, profile: Profile) -> list[Exclusion]:
         rule = f"enrols {record.sex.lower()} patients only; the patient is {profile.sex}"
         return [Exclusion(f"sex: {record.sex}", rule, "eligibilityModule.sex")]
     for clause in record.clauses:
-        if clause.section != "inclusion" or not _AGE_CONTEXT.search(clause.text):
-            continue  # an eligibility statement about sex also states the age
-        female = _FEMALE_ONLY.search(clause.text) and not re.search(
-            r"(?i)\b(?:male|men)\b", clause.text
-        )
-        male = _MALE_ONLY.search(clause.text) and not re.search(
-            r"(?i)\b(?:female|women)\b", clause.text
-        )
-        only = "female" if female else "male" if male else None
+        only = _sex_only(clause.text) if clause.section == "inclusion" else None
         if only is not None and only != profile.sex:
             rule = f"enrols {only} patients only; the patient is {profile.sex}"
             return [Exclusion(clause.text, rule, "criteria")]
     return []
+
+
+def _about_age(text: str) -> bool:
+    """The text speaks of age (every alternative of _AGE_CONTEXT contains a hint)."""
+    low = text.lower()
+    return any(h in low for h in ("age", "year", "adult")) and bool(_AGE_CONTEXT.search(text))
+
+
+@functools.lru_cache(maxsize=65536)
+def _sex_only(text: str) -> str | None:
+    """ "female" or "male" when an eligibility statement admits only that sex; an eligibility
+    statement about sex also states the age."""
+    if not _about_age(text):
+        return None
+    if _FEMALE_ONLY.search(text) and not re.search(r"(?i)\b(?:male|men)\b", text):
+        return "female"
+    if _MALE_ONLY.search(text) and not re.search(r"(?i)\b(?:female|women)\b", text):
+        return "male"
+    return None
 
 
 def _age(record: TrialRecord, profile: Profile) -> list[Exclusion]:
@@ -161,11 +173,9 @@ def _age(record: TrialRecord, profile: Profile) -> list[Exclusion]:
             rule = f"the patient's age {age} is outside the trial's {label} {raw}"
             out.append(Exclusion(f"{label}: {raw}", rule, f"eligibilityModule.{label}"))
     stated = [
-        (clause, _age_bounds(" ".join(clause.text.split())))
+        (clause, _stated_age(clause.text))
         for clause in record.clauses
         if clause.section == "inclusion"
-        and _AGE_CONTEXT.search(clause.text)
-        and not _AGE_NOISE.search(clause.text)
     ]
     stated = [(c, b) for c, b in stated if b != (None, None)]
     lows = [(b[0], c) for c, b in stated if b[0] is not None]
@@ -179,6 +189,14 @@ def _age(record: TrialRecord, profile: Profile) -> list[Exclusion]:
         rule = f"the patient's age {age} is above the maximum age {high} stated"
         out.append(Exclusion(clause.text, rule, "criteria"))
     return out
+
+
+@functools.lru_cache(maxsize=65536)
+def _stated_age(text: str) -> tuple[int | None, int | None]:
+    """The age bounds an eligibility sentence about age states; (None, None) for other text."""
+    if not _about_age(text) or _AGE_NOISE.search(text):
+        return None, None
+    return _age_bounds(" ".join(text.split()))
 
 
 def _age_bounds(text: str) -> tuple[int | None, int | None]:
@@ -208,16 +226,15 @@ def _marker(record: TrialRecord, marker: Marker) -> list[Exclusion]:
         out.extend(_variant(record, admit, marker))
     if not any("positive" in gene_states(c.text, marker.name) for c in admit):
         for clause in admit:
-            if _CONDITIONAL.search(clause.text):
-                continue
-            if "negative" in gene_states(clause.text, marker.name):
+            said = gene_states(clause.text, marker.name)
+            if "negative" in said and not _CONDITIONAL.search(clause.text):
                 rule = f"requires {marker.name} wild-type; the patient has {marker.label}"
                 out.append(Exclusion(clause.text, rule, _source(clause)))
                 break
     return out
 
 
-def _variant(record: TrialRecord, admit: list[Clause], marker: Marker) -> list[Exclusion]:
+def _variant(record: TrialRecord, admit: Sequence[Clause], marker: Marker) -> list[Exclusion]:
     """For a trial that never asks for the patient's variant: criteria that exclude it, or
     that ask only for other variants of the same gene ("KRAS G12D" for a G12C tumor)."""
     said = f"{marker.name} {marker.variant}"
@@ -237,7 +254,7 @@ def _variant(record: TrialRecord, admit: list[Clause], marker: Marker) -> list[E
     return [Exclusion(clause.text, rule, _source(clause))]
 
 
-def _receptor(record: TrialRecord, admit: list[Clause], marker: Marker) -> list[Exclusion]:
+def _receptor(record: TrialRecord, admit: Sequence[Clause], marker: Marker) -> list[Exclusion]:
     """Excluded when the trial asks only for the opposite status (``HER2-`` for a HER2-positive
     patient) or its exclusion criteria name the patient's status. ER and PR count as
     admitted by a "hormone receptor" statement of the same polarity, and HR by ER or PR."""
@@ -276,7 +293,7 @@ def _stage(record: TrialRecord, profile: Profile) -> list[Exclusion]:
     base, stage = profile.stage_base, profile.stage.value if profile.stage else None
     out: list[Exclusion] = []
     for clause in _excluding(record):
-        if base and base in stages_named(clause.text, roman_only=True):
+        if base and base in roman_stages(clause.text):
             rule = f"excludes stage {base}; the patient is stage {stage}"
             out.append(Exclusion(clause.text, rule, "criteria"))
         elif profile.advanced and _METASTATIC.match(clause.text) and not _SITE.search(clause.text):
@@ -286,7 +303,7 @@ def _stage(record: TrialRecord, profile: Profile) -> list[Exclusion]:
         admit = admitting(record)
         if not any(_ADMITS_ADVANCED.search(c.text) for c in admit):
             for clause in admit:
-                named = stages_named(clause.text, roman_only=True)
+                named = roman_stages(clause.text)
                 if _EARLY_ONLY.search(clause.text) or (named and "IV" not in named):
                     rule = (
                         "requires early or non-metastatic disease; the patient's stage is "
@@ -307,11 +324,8 @@ def _prior_therapy(record: TrialRecord, profile: Profile) -> list[Exclusion]:
         if therapy.therapy_class in seen:
             continue
         for clause in _excluding(record):
-            opening = _PRIOR_OPENING.match(clause.text)
-            if opening is None or _HEDGE.search(clause.text):
-                continue
-            head = clause.text[: opening.end() + 120]
-            if re.search(therapy.text_pattern, head, re.IGNORECASE):
+            head = _prior_head(clause.text)
+            if head is not None and re.search(therapy.text_pattern, head, re.IGNORECASE):
                 rule = (
                     f"excludes prior {therapy.therapy_class}; the patient received {therapy.drug}"
                 )
@@ -319,3 +333,13 @@ def _prior_therapy(record: TrialRecord, profile: Profile) -> list[Exclusion]:
                 seen.add(therapy.therapy_class)
                 break
     return out
+
+
+@functools.lru_cache(maxsize=65536)
+def _prior_head(text: str) -> str | None:
+    """The opening of an unhedged criterion about prior treatment (up to 120 characters past
+    "prior ..."), where a therapy class must be named; None for other criteria."""
+    opening = _PRIOR_OPENING.match(text)
+    if opening is None or _HEDGE.search(text):
+        return None
+    return text[: opening.end() + 120]

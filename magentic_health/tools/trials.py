@@ -1,24 +1,29 @@
 """clinical_trials: rank the local trial records for this patient and say what speaks for and
 against each one, quoting the trial's own criteria.
 
-Trials come from the data directory (see ``_trial_index``); the score and its weights are in
-``_trial_match``, the exclusion rules in ``_trial_rules``. Trial records are not case
-documents: they are cited by NCT id in ``data`` and the text, while the findings cite the
-patient evidence each match rests on.
+Trials come from the data directory (see ``_trial_index``) and, when
+``tool_settings.clinical_trials.live`` is set, from a live ClinicalTrials.gov search merged in
+for the call (``_ctgov``; a failed search is a gap, the local matches still come back). The
+score and its weights are in ``_trial_match``, the exclusion rules in ``_trial_rules``. Trial
+records are not case documents: they are cited by NCT id in ``data`` and the text, while the
+findings cite the patient evidence each match rests on.
 """
 
 from __future__ import annotations
 
+import urllib.request
 from dataclasses import dataclass
 from typing import Any
 
-from magentic_health.errors import InputError
+from magentic_health.errors import BackendError, InputError
 from magentic_health.reply import Finding
 from magentic_health.tools._base import ToolContext, ToolOutput, ToolSpec
+from magentic_health.tools._ctgov import live_query, search
+from magentic_health.tools._settings import TrialSettings
 from magentic_health.tools._status_input import status_for
 from magentic_health.tools._status_model import PatientStatus
 from magentic_health.tools._text import clip
-from magentic_health.tools._trial_index import TrialIndex, TrialRecord, trial_index
+from magentic_health.tools._trial_index import TrialIndex, TrialRecord, trial_index, with_records
 from magentic_health.tools._trial_match import match
 from magentic_health.tools._trial_profile import Profile, profile_of
 from magentic_health.tools._trial_rules import Exclusion, exclusions
@@ -108,7 +113,7 @@ def match_trials(status: PatientStatus, *, index: TrialIndex, limit: int = 10) -
     if status.diagnosis is None:
         gaps.append("no diagnosis in the patient status: trials matched on biomarkers only")
     if not candidates:
-        gaps.append(f"no trial among the {len(index.records)} local records fits the patient")
+        gaps.append(f"no trial among the {len(index.records)} records fits the patient")
     unknown = sum(1 for r in candidates if r.status == "unknown")
     if unknown:
         gaps.append(
@@ -148,10 +153,16 @@ def _findings(status: PatientStatus, result: TrialMatches) -> tuple[Finding, ...
     return tuple(findings)
 
 
-def _markdown(result: TrialMatches, index: TrialIndex) -> str:
+def _markdown(result: TrialMatches, index: TrialIndex, live: LiveSearch | None) -> str:
     lines = ["## Clinical trial options", ""]
+    where = "local trial records"
+    if live is not None:
+        where = (
+            f"trial records (local, plus {live.added} added and {len(live.replaced)} updated "
+            "by the live ClinicalTrials.gov search)"
+        )
     lines.append(
-        f"{result.considered} of {len(index.records)} local trial records fit the patient's "
+        f"{result.considered} of {len(index.records)} {where} fit the patient's "
         "cancer type or biomarkers. Screening is indicative: confirm eligibility with the full "
         "protocol."
     )
@@ -165,7 +176,7 @@ def _markdown(result: TrialMatches, index: TrialIndex) -> str:
         for n, trial in enumerate(trials, 1):
             lines.append(
                 f"{n}. **[{trial.nct_id}]** {clip(trial.title, 120)} · status: {trial.status}"
-                f" · score {trial.score} · {trial.url}"
+                f" · score {trial.score} · {trial.url} · source: {trial.source}"
             )
             lines.append(f"   - Why: {'; '.join(trial.reasons)}")
             lines.extend(
@@ -187,24 +198,70 @@ def _markdown(result: TrialMatches, index: TrialIndex) -> str:
     return "\n".join(lines)
 
 
+@dataclass(frozen=True)
+class LiveSearch:
+    """What the live ClinicalTrials.gov search added (only when settings ask for it)."""
+
+    added: int
+    """Live records not in the local set."""
+    replaced: tuple[str, ...]
+    """NCT ids whose local record the live one replaced."""
+    gaps: tuple[str, ...]
+
+
+def with_live(
+    status: PatientStatus,
+    index: TrialIndex,
+    settings: TrialSettings,
+    *,
+    opener: urllib.request.OpenerDirector | None = None,
+) -> tuple[TrialIndex, LiveSearch]:
+    """The index with the live search's records merged in (live wins over a local record with
+    the same NCT id); a failed search is a gap and leaves the index as it was."""
+    query = live_query(profile_of(status))
+    if query is None:
+        gap = "live trial search skipped: no diagnosis or positive biomarker to search for"
+        return index, LiveSearch(0, (), (gap,))
+    try:
+        found = search(query, settings, opener=opener)
+    except BackendError as exc:
+        return index, LiveSearch(0, (), (str(exc),))
+    local = {r.nct_id for r in index.records}
+    replaced = tuple(sorted(r.nct_id for r in found.records if r.nct_id in local))
+    added = len({r.nct_id for r in found.records} - local)
+    return with_records(index, found.records), LiveSearch(added, replaced, found.skipped)
+
+
 def _run(ctx: ToolContext) -> ToolOutput:
     status, status_gap = status_for(ctx)
     if status is None:
         return ToolOutput(text="No patient status: trials not matched.", gaps=(str(status_gap),))
+    settings = ctx.settings.clinical_trials
+    gaps: tuple[str, ...] = (status_gap,) if status_gap else ()
     try:
         index = trial_index(ctx.data_dir)
     except InputError as exc:
-        return ToolOutput(text="Trial records unavailable.", gaps=(str(exc),))
+        if not settings.live:
+            return ToolOutput(text="Trial records unavailable.", gaps=(str(exc),))
+        index, gaps = TrialIndex((), 0.0), (*gaps, str(exc))
+    live = None
+    if settings.live:
+        index, live = with_live(status, index, settings)
     result = match_trials(status, index=index)
-    data = {
+    data: dict[str, Any] = {
         "trials": [r.as_data() for r in result.candidates],
         "excluded": [r.as_data() for r in result.excluded],
         "considered": result.considered,
         "records": len(index.records),
     }
-    gaps = result.gaps + ((status_gap,) if status_gap else ())
+    if live is not None:
+        data["live"] = {"added": live.added, "replaced": list(live.replaced)}
+        gaps += live.gaps
     return ToolOutput(
-        text=_markdown(result, index), findings=_findings(status, result), gaps=gaps, data=data
+        text=_markdown(result, index, live),
+        findings=_findings(status, result),
+        gaps=result.gaps + gaps,
+        data=data,
     )
 
 
@@ -218,4 +275,12 @@ SPEC = ToolSpec(
     run=_run,
 )
 
-__all__ = ["SPEC", "TrialMatches", "TrialResult", "assess", "match_trials"]
+__all__ = [
+    "SPEC",
+    "LiveSearch",
+    "TrialMatches",
+    "TrialResult",
+    "assess",
+    "match_trials",
+    "with_live",
+]
