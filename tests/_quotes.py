@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from magentic_health.case import Case, Document, Patient, load_case
@@ -20,6 +20,19 @@ def assert_quotes_in_documents(case: Case, evidence: Iterable[Evidence]) -> int:
         assert item.quote in doc.text, f"quote not in {item.doc_id!r}: {item.quote[:120]!r}"
         checked += 1
     return checked
+
+
+def evidence_in_data(value: object) -> Iterator[Evidence]:
+    """Every ``{"doc_id", "quote"}`` object nested in a tool's structured data."""
+    if isinstance(value, dict):
+        if set(value) == {"doc_id", "quote"}:
+            yield Evidence.model_validate(value)
+            return
+        for item in value.values():
+            yield from evidence_in_data(item)
+    elif isinstance(value, list | tuple):
+        for item in value:
+            yield from evidence_in_data(item)
 
 
 def assert_findings_grounded(case: Case, findings: Iterable[Finding]) -> int:

@@ -261,3 +261,29 @@ def test_a_case_without_xrays_calls_nothing(hao: Case) -> None:
     with LocalServer([Reply(json=ANSWER)]) as server:
         result, _ = interpret(no_images, settings(server), credential=credential)
     assert server.requests == [] and credential.scopes == [] and result.gaps == ()
+
+
+def test_the_radiology_tool_adds_labelled_model_output_only_when_configured(
+    hao: Case, hao_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Through the tool: the configured endpoint's reading appears as labelled model output in
+    the text and data, never as a cited finding; without an endpoint the image stays a gap."""
+    from magentic_health.tools import ToolContext, ToolSettings, get_tool
+    from magentic_health.tools._settings import RadiologySettings
+
+    for name in ("http_proxy", "HTTP_PROXY", "all_proxy", "ALL_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("CXR_ENDPOINT_KEY", "key-9c1e")
+    spec = get_tool("radiology")
+    offline = spec.run(ToolContext(hao, "", hao_dir.parent))
+    with LocalServer([Reply(json=ANSWER)]) as server:
+        configured = ToolSettings(
+            radiology=RadiologySettings(cxr=settings(server, api_key_env="CXR_ENDPOINT_KEY"))
+        )
+        online = spec.run(ToolContext(hao, "", hao_dir.parent, settings=configured))
+    assert "1 image(s) not interpreted: no image analysis offline" in offline.gaps
+    assert "cxr" not in offline.data and MODEL_LABEL not in offline.text
+    assert not any("not interpreted" in gap for gap in online.gaps)
+    assert MODEL_LABEL in online.text and "blunting of both costophrenic angles" in online.text
+    assert online.data["cxr"]["label"] == MODEL_LABEL
+    assert online.findings == offline.findings  # model output is never case evidence

@@ -365,3 +365,20 @@ def test_report_from_real_tool_outputs(data_dir: Path, tool: str) -> None:
         for ev in finding.evidence:
             document = case.document(ev.doc_id)
             assert document is not None and ev.quote in document.text
+
+
+def test_grade_and_disease_status_are_reported_with_citations() -> None:
+    status = _status().model_copy(
+        update={
+            "grade": StatusValue(value="grade 2", evidence=(_ev("note-1", "ECOG 1"),)),
+            "disease_status": StatusValue(
+                value="progression", evidence=(_ev("ct-1", "Lingular mass now measured"),)
+            ),
+        }
+    )
+    upstream = _upstream() | {
+        "patient_status": ToolOutput(text="", data=status.model_dump(mode="json"))
+    }
+    markdown = render_report_markdown(_case(), upstream)
+    assert "**Grade:** grade 2 [note-1]" in _section(markdown, "Pathology")
+    assert "**Disease status:** progression [ct-1]" in _section(markdown, "Diagnosis and stage")

@@ -100,3 +100,16 @@ def test_fhir_documents_are_searchable(
     out = run_tool(SPEC, cases[name], data_dir, query)
     assert out.findings and all(h["type"] == doc_type for h in out.data["hits"])
     assert_findings_grounded(cases[name], out.findings)
+
+
+def test_a_drug_is_found_by_its_other_names() -> None:
+    case = case_of(
+        note("brand", "2020-01-01", "Keytruda 200 mg given today."),
+        note("generic", "2020-02-01", "Continues pembrolizumab every 3 weeks."),
+        note("other", "2020-03-01", "Carboplatin and paclitaxel."),
+    )
+    hits = search_notes(case, "Keytruda")
+    assert {h.doc_id for h in hits} == {"brand", "generic"}
+    generic = next(h for h in hits if h.doc_id == "generic")
+    assert generic.terms == ("pembrolizumab",) and "pembrolizumab" in generic.snippet
+    assert [h.doc_id for h in search_notes(case, "taxol")] == ["other"]

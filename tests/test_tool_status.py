@@ -94,7 +94,11 @@ def test_hao_spec_output(cases: dict[str, Case], data_dir: Path) -> None:
     assert "Stage group: IVA" in claims and "KRAS: p.G12C" in claims
     conflict = next(f for f in out.findings if f.claim.startswith("Conflict — diagnosis"))
     assert set(FLOW_SHEETS) <= {e.doc_id for e in conflict.evidence}
-    assert out.gaps == ()
+    # NGS reported KRAS and PD-L1 only: the other markers of a non-squamous NSCLC panel are gaps
+    assert out.gaps == (
+        "markers usually reported for non-small cell lung cancer not found in the record: "
+        "EGFR, ALK, ROS1, BRAF",
+    )
     assert "| Stage group | IVA |" in out.text and "Conflicts between sources" in out.text
 
 

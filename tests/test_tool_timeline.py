@@ -232,12 +232,14 @@ def test_note_rules_on_synthetic_notes() -> None:
     )
     case = case_of(report, first, second)
     timeline = patient_timeline(case)
-    (ct,) = timeline.of("imaging")
+    prior, ct = timeline.of("imaging")
     assert ct.date == "2021-05-04" and ct.other_dates == ("2021-05-03",)
     assert set(ct.sources) == {"r1", "n1", "n2"}
+    # the comparison study is an event of its own date, cited by the report's comparison line
+    assert (prior.date, prior.sources, prior.planned) == ("2021-01-02", ("r1",), False)
+    assert prior.evidence[0].quote == "Comparison: CT of 2021-01-02"
     (given,) = timeline.of("treatment")
     assert (given.date, given.summary) == ("2021-06-01", "pemetrexed (cycle 2 day 1)")
-    assert not any(e.date == "2021-01-02" for e in timeline.events)
 
 
 def test_empty_case_reports_gaps(data_dir: Path) -> None:

@@ -112,6 +112,12 @@ def plain_display(value: str) -> str:
     ).strip()
 
 
+def value_text(value: str) -> str:
+    """A rendered value for people: the display without its code, and a bare code without the
+    URL of its system ("http://cancerstaging.org cT2a" -> "cT2a")."""
+    return re.sub(r"^https?://\S+\s+(?=\S+$)", "", plain_display(value))
+
+
 def parse_fhir(doc: Document) -> FhirView:
     """Reads a ``kind == "fhir"`` document's text into a ``FhirView``: every ``Label: value``
     line before the first ``Text:`` / ``Narrative:`` line is a field, the rest is narrative."""
@@ -148,6 +154,15 @@ _KNOWN_CODES = {
     "69548-6": "Genetic variant assessment",
     "21908-9": "Stage group.clinical Cancer",
     "21902-2": "Stage group.pathology Cancer",
+    "21905-5": "Primary tumor.clinical [Class] Cancer",
+    "21906-3": "Regional lymph nodes.clinical [Class] Cancer",
+    "21907-1": "Distant metastases.clinical [Class] Cancer",
+    "21899-0": "Primary tumor.pathology [Class] Cancer",
+    "21900-6": "Regional lymph nodes.pathology [Class] Cancer",
+    "21901-4": "Distant metastases.pathology [Class] Cancer",
+    "35266-6": "Gleason score in Specimen Qualitative",
+    "97509-4": "Cancer disease status",
+    "69453-9": "Cause of Death [US Standard Certificate of Death]",
 }
 _HGNC = {
     "HGNC:6407": "KRAS",

@@ -2,21 +2,23 @@
 
 A statement is a verbatim slice of a note: a sentence, or on a short line that starts with a
 date (a dated entry such as "2020-03-30: Bronchoscopy with EBUS-guided FNA. Pathology
-diagnosis:") each dated sentence with the undated sentences after it. Its date is the first ISO
-date it states; visit stamps ("Date of service: ...", "collected: ...") and signature times
-("2020-04-14 17:04:00") are not event dates. A statement on a short line that ends with ":"
+diagnosis:") each dated sentence with the undated sentences after it. Its date is the first date
+it states (ISO, "03/14/2022", "March 14, 2022", or a month: "December 2019"); visit stamps
+("Date of service: ...", "collected: ...") and signature times ("2020-04-14 17:04:00") are not
+event dates. A statement on a short line that ends with ":"
 owns the lines under it (its block) up to the next blank line or dated line, e.g. the numbered
 impression of a scan.
 """
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
 from magentic_health.case import Case, Document
-from magentic_health.tools._text import ISO_DATE, QUOTE_LIMIT, split_sentences, window
+from magentic_health.tools._text import ANY_DATE, QUOTE_LIMIT, dates_in, split_sentences, window
 
 _STAMP_BEFORE = re.compile(
     r"(?:date of (?:service|visit)|\bdate|collected|received|time|completed by|expiration date|"
@@ -25,7 +27,7 @@ _STAMP_BEFORE = re.compile(
 )
 _TIME_AFTER = re.compile(r"\s+\d{1,2}:\d{2}")
 _BLOCK_LIMIT = 16
-DATE_HEAD = re.compile(r"(?:[-*•]\s*)?" + ISO_DATE.pattern)
+DATE_HEAD = re.compile(r"(?:[-*•]\s*)?(?:" + ANY_DATE.pattern + ")", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -65,12 +67,14 @@ def narrative_docs(case: Case) -> list[Document]:
 
 
 def event_date(text: str, start: int, end: int) -> str | None:
-    """The first ISO date in ``text[start:end]`` that is an event date, not a stamp."""
-    for match in ISO_DATE.finditer(text, start, end):
+    """The first date written in ``text[start:end]`` (ISO, "03/14/2022", "March 14, 2022",
+    "December 2019") that is an event date, not a stamp, as ``YYYY-MM-DD`` (``YYYY-MM`` when
+    only the month is written)."""
+    for match, iso in dates_in(text, start, end):
         before = text[max(0, match.start() - 30) : match.start()]
         if _STAMP_BEFORE.search(before) or _TIME_AFTER.match(text, match.end()):
             continue
-        return match.group(0)
+        return iso
     return None
 
 
@@ -94,14 +98,24 @@ def _block(text: str, lines: list[tuple[int, int]], after: int) -> tuple[tuple[i
             if out:
                 break
             continue
-        if ISO_DATE.match(text, start) or len(out) >= _BLOCK_LIMIT:
+        if DATE_HEAD.match(text, start) or len(out) >= _BLOCK_LIMIT:
             break
         out.append((start, end))
     return tuple(out)
 
 
 def statements(doc: Document) -> Iterator[Statement]:
-    """The statements of one note, in text order."""
+    """The statements of one note, in text order (read once per document and kept: the status,
+    timeline and radiology tools all read the same notes)."""
+    return iter(_statements(doc))
+
+
+@functools.lru_cache(maxsize=512)
+def _statements(doc: Document) -> tuple[Statement, ...]:
+    return tuple(_read_statements(doc))
+
+
+def _read_statements(doc: Document) -> Iterator[Statement]:
     text = doc.text
     lines = _raw_lines(text)
     for index, (start, end) in enumerate(lines):

@@ -11,7 +11,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from magentic_health.tools._text import split_sentences, window
+from magentic_health.tools._text import dates_in, split_sentences, window
+from magentic_health.tools._vocab import modality_of
 
 _NUM = r"\d+(?:\.\d+)?"
 MEASURE = (
@@ -80,6 +81,29 @@ def changes_in(text: str, start: int, end: int) -> list[Change]:
                     Change(lesion, quantity, match.group("cur"), match.group("prior"), quote)
                 )
     return found
+
+
+@dataclass(frozen=True)
+class PriorStudy:
+    """The earlier study a report was compared with: modality, date, the words naming it."""
+
+    modality: str
+    date: str
+    what: str
+    quote: str
+
+
+def prior_study(text: str, modality: str) -> PriorStudy | None:
+    """The dated prior study a report's "Comparison:" names ("chest ct of 2020-06-03"), or
+    None when it names no date. Without a modality of its own it is taken to be the report's."""
+    compared = comparison_in(text)
+    if compared is None:
+        return None
+    what, quote = compared
+    found = dates_in(what)
+    if not found or len(found[0][1]) != 10:
+        return None
+    return PriorStudy(modality_of(what) or modality, found[0][1], what, quote)
 
 
 def comparison_in(text: str) -> tuple[str, str] | None:

@@ -153,6 +153,8 @@ def _diagnosis(draft: _Draft, status: PatientStatus) -> None:
     _value(draft, "Primary site", status.primary_site)
     _value(draft, "Stage (TNM)", status.stage_tnm)
     _value(draft, "Stage group", status.stage_group)
+    _value(draft, "Disease status", status.disease_status)
+    _value(draft, "Vital status", status.vital_status)
     _value(draft, "Performance status", status.performance_status)
     for treatment in status.treatments:
         _value(draft, "Treatment", treatment)
@@ -213,6 +215,7 @@ def _pathology(draft: _Draft, status: PatientStatus | None, timeline: ToolOutput
     before = len(draft.items)
     if status is not None:
         _value(draft, "Histology", status.histology)
+        _value(draft, "Grade", status.grade)
     for event in _items(timeline, "events"):
         kind = f"{event.get('category', '')} {event.get('summary', '')}".lower()
         if any(word in kind for word in _PATHOLOGY_WORDS):

@@ -40,11 +40,20 @@ class PatientStatus(BaseModel):
     histology: StatusValue | None = None
     stage_tnm: StatusValue | None = None
     stage_group: StatusValue | None = None
-    """Group stage normalised to roman numerals and letter, e.g. "IVA", "IIIA", "I"."""
+    """Group stage normalised to roman numerals and letter, e.g. "IVA", "IIIA", "I"; for small
+    cell lung cancer the VA stage ("extensive stage", "limited stage") when that is what is
+    written."""
+    grade: StatusValue | None = None
+    """Histologic grade as written, e.g. "Gleason 4+3=7", "grade 2"."""
     biomarkers: tuple[Biomarker, ...] = ()
     performance_status: StatusValue | None = None
     treatments: tuple[StatusValue, ...] = ()
     """Lines of therapy, current and prior, oldest first."""
+    disease_status: StatusValue | None = None
+    """The latest statement of the disease course: "progression", "partial response",
+    "resolved (abatement 2016-01-17)", dated."""
+    vital_status: StatusValue | None = None
+    """Only when the record states a death: "deceased 1989-07-25; cause of death: ..."."""
     age: int | None = None
     sex: str | None = None
     conflicts: tuple[str, ...] = ()

@@ -17,7 +17,8 @@ from dataclasses import dataclass
 from magentic_health.case import Document
 from magentic_health.reply import Evidence
 from magentic_health.tools._notes import DATE_HEAD, event_date
-from magentic_health.tools._status_markers import markers_in, polarity
+from magentic_health.tools._status_grade import grades_in
+from magentic_health.tools._status_markers import markers_in, polarity, serum_in
 from magentic_health.tools._status_mentions import (
     HEADER_WEIGHT,
     NARRATIVE_WEIGHT,
@@ -40,12 +41,36 @@ Mentions = dict[str, list[Mention]]
 
 _HEADER = re.compile(r"^(?:[-*]\s*)?[A-Za-z][\w /()-]{0,30}:\s*\S")
 _HEDGED = re.compile(r"rule out|\br/o\b|suspect|screening|risk of|concern for", re.I)
+# organ words of a diagnosis -> the canonical "<organ> cancer" name
+_ORGANS = {
+    "lung": "lung", "breast": "breast", "colon": "colon", "colonic": "colon",
+    "colorectal": "colorectal", "rectal": "rectal", "rectum": "rectal", "prostate": "prostate",
+    "prostatic": "prostate", "pancreatic": "pancreatic", "pancreas": "pancreatic",
+    "ovarian": "ovarian", "ovary": "ovarian", "gastric": "gastric", "stomach": "gastric",
+    "esophageal": "esophageal", "esophagus": "esophageal", "bladder": "bladder",
+    "urothelial": "bladder", "renal": "renal", "kidney": "renal", "liver": "liver",
+    "hepatocellular": "liver", "thyroid": "thyroid", "cervical": "cervical", "cervix": "cervical",
+    "endometrial": "endometrial", "uterine": "endometrial",
+}  # fmt: skip
+_ORGAN = "|".join(sorted(_ORGANS, key=len, reverse=True))
+_HISTO_WORDS = (
+    r"(?:(?:invasive|infiltrating|ductal|lobular|squamous|cell|mucinous|serous|papillary|"
+    r"neuroendocrine|high-grade|low-grade|clear|transitional)\s+){0,3}"
+)
+_TUMOUR = r"(?:(?:adeno)?carcinoma|cancer|malignancy|neoplasm)s?"
 _DIAGNOSIS = re.compile(
     r"\b(?P<type>non[- ]small[- ]cell|small[- ]cell)\s+lung\s+(?:cancer|carcinoma)\b|"
     r"\b(?P<abbr>nsclc|sclc)\b|"
-    r"\b(?P<organ>lung|breast|colon|colorectal|rectal|prostate|pancreatic|ovarian|gastric|"
-    r"esophageal|bladder|renal|kidney|liver|thyroid|cervical|endometrial)\s+(?:cancer|carcinoma)\b",
+    rf"\b(?P<organ>{_ORGAN})\s+{_HISTO_WORDS}{_TUMOUR}\b|"
+    rf"\b{_HISTO_WORDS}{_TUMOUR}\s+(?:of|in|involving)\s+(?:the\s+)?(?:(?:left|right)\s+)?"
+    rf"(?P<organ2>{_ORGAN})\b|"
+    r"\b(?P<other>melanoma|mesothelioma|glioblastoma|lymphoma|myeloma|leuka?emia|sarcoma|"
+    r"cholangiocarcinoma)\b",
     re.I,
+)
+# a negation shortly before a finding, in the same clause: "negative for malignancy"
+_NEGATED_BEFORE = re.compile(
+    r"(?:\bno\b|\bnot\b|negative for|\bwithout\b|free of|denies)[^.;:]{0,30}$", re.I
 )
 _SUBSITE = re.compile(
     r"\b(?P<side>left|right)?\s*(?P<part>lingula|(?:upper|middle|lower) lobe|"
@@ -61,7 +86,9 @@ _ECOG = re.compile(
     re.I,
 )
 _KARNOFSKY = re.compile(r"\b(?:karnofsky|kps)\b[^0-9\n]{0,30}?(?P<v>\d{2,3})\b", re.I)
-_AGE = re.compile(r"\b(?P<v>\d{1,3})[- ]?(?:y\.?\s?o\.?|years?[- ]old)", re.I)
+_AGE = re.compile(
+    r"\b(?P<v>\d{1,3})[- ]?(?:y\.?\s?o\.?|y/o|years?[- ]old)|\bage:\s*(?P<w>\d{1,3})\b", re.I
+)
 _SEX = re.compile(r"\b(?P<v>female|woman|male|man)\b", re.I)
 _NON_SMALL_CELL = frozenset(
     {
@@ -71,6 +98,7 @@ _NON_SMALL_CELL = frozenset(
         "non-small cell carcinoma",
     }
 )
+_VA_STAGE = re.compile(r"\b(?P<v>extensive|limited)[- ]stage\b|\b(?P<abbr>ES|LS)-SCLC\b", re.I)
 _STAGE_CONTEXT_SKIP = re.compile(r"not typically indicated|in general|typically", re.I)
 
 
@@ -133,7 +161,25 @@ def _diagnosis(match: re.Match[str]) -> tuple[str, int]:
     if kind:
         small = kind.startswith("s")
         return ("small cell lung cancer" if small else "non-small cell lung cancer"), 2
-    return f"{match.group('organ').lower()} cancer", 1
+    if other := match.group("other"):
+        return other.lower(), 1
+    organ = (match.group("organ") or match.group("organ2")).lower()
+    return f"{_ORGANS[organ]} cancer", 1
+
+
+def _negated(body: str, at: int) -> bool:
+    return bool(_NEGATED_BEFORE.search(body[max(0, at - 40) : at]))
+
+
+def _diagnoses(body: str, found: _Collector) -> None:
+    for match in _DIAGNOSIS.finditer(body):
+        if _negated(body, match.start()):
+            continue
+        value, spec = _diagnosis(match)
+        organ = organ_of(value)
+        found.add("diagnosis", match, value, organ or value, spec)
+        if organ and not match.group("other"):  # melanoma, lymphoma: the site is not implied
+            found.add("site", match, organ, organ, -1)
 
 
 def note_mentions(doc: Document) -> Mentions:
@@ -143,27 +189,44 @@ def note_mentions(doc: Document) -> Mentions:
         found = _Collector(doc, unit, weight, date, out)
         hedged = bool(_HEDGED.search(body))
         if not hedged:
-            for match in _DIAGNOSIS.finditer(body):
-                value, spec = _diagnosis(match)
-                found.add("diagnosis", match, value, organ_of(value) or value, spec)
+            _diagnoses(body, found)
             _histology(body, found)
+            grades_in(body, found.add)
         _stage(body, found)
         _site(body, found)
-        for match in _ECOG.finditer(body):
-            found.add("performance:ECOG", match, f"ECOG {match.group('v')}", "ECOG")
-        for match in _KARNOFSKY.finditer(body):
-            found.add("performance:Karnofsky", match, f"Karnofsky {match.group('v')}", "KPS")
-        for name, result, at in markers_in(body):
-            found.add_at(f"biomarker:{name}", at, result, polarity(result))
-        if age := _AGE.search(body):
-            found.add("age", age, age.group("v"), age.group("v"))
-        for match in _SEX.finditer(body):
-            sex = "female" if match.group("v").lower() in ("female", "woman") else "male"
-            found.add("sex", match, sex, sex)
+        _markers(body, found)
+        _person(body, found)
     return out
 
 
+def _markers(body: str, found: _Collector) -> None:
+    for match in _ECOG.finditer(body):
+        found.add("performance:ECOG", match, f"ECOG {match.group('v')}", "ECOG")
+    for match in _KARNOFSKY.finditer(body):
+        found.add("performance:Karnofsky", match, f"Karnofsky {match.group('v')}", "KPS")
+    for name, result, at in markers_in(body):
+        found.add_at(f"biomarker:{name}", at, result, polarity(result))
+    for name, value, at in serum_in(body):
+        found.add_at(f"serum:{name}", at, value, name)
+
+
+def _person(body: str, found: _Collector) -> None:
+    if age := _AGE.search(body):
+        years = age.group("v") or age.group("w")
+        found.add("age", age, years, years)
+    for match in _SEX.finditer(body):
+        sex = "female" if match.group("v").lower() in ("female", "woman") else "male"
+        found.add("sex", match, sex, sex)
+
+
+_SMALL_CELL_LUNG = re.compile(
+    r"(?<!non-)(?<!non )\bsmall[- ]cell lung (?:cancer|carcinoma)|\bSCLC\b", re.I
+)
+
+
 def _histology(body: str, found: _Collector) -> None:
+    if small := _SMALL_CELL_LUNG.search(body):  # the diagnosis names its histology
+        found.add("histology", small, "small cell carcinoma", "small cell carcinoma", 1)
     histology = specific_histology(body)
     where = re.search(re.escape(histology), body, re.I) if histology else None
     if histology and where:
@@ -174,6 +237,10 @@ def _histology(body: str, found: _Collector) -> None:
 def _stage(body: str, found: _Collector) -> None:
     if _STAGE_CONTEXT_SKIP.search(body):
         return
+    for match in _VA_STAGE.finditer(body):
+        abbr = (match.group("abbr") or "").upper()
+        word = match.group("v") or ("extensive" if abbr == "ES" else "limited")
+        found.add("stage_group", match, f"{word.lower()} stage", f"{word.lower()} stage", 1)
     for match in TNM.finditer(body):
         tnm = f"T{match.group('t')}N{match.group('n')}M{match.group('m')}"
         found.add("stage_tnm", match, tnm, tnm, 1)
@@ -181,6 +248,8 @@ def _stage(body: str, found: _Collector) -> None:
             group = roman_stage(match.group("gnum"), match.group("gsub"))
             found.add("stage_group", match, group, stage_base(group), len(group))
     for match in STAGE_GROUP.finditer(body):
+        if _negated(body, match.start()):
+            continue
         group = roman_stage(match.group("num"), match.group("sub"))
         found.add("stage_group", match, group, stage_base(group), len(group))
 

@@ -139,3 +139,72 @@ def days_apart(a: str, b: str) -> int | None:
     if not (ISO_DATE.fullmatch(a) and ISO_DATE.fullmatch(b)):
         return None
     return abs((date.fromisoformat(a) - date.fromisoformat(b)).days)
+
+
+_MONTHS = {
+    name: number
+    for number, names in enumerate(
+        (
+            ("january", "jan"),
+            ("february", "feb"),
+            ("march", "mar"),
+            ("april", "apr"),
+            ("may",),
+            ("june", "jun"),
+            ("july", "jul"),
+            ("august", "aug"),
+            ("september", "sept", "sep"),
+            ("october", "oct"),
+            ("november", "nov"),
+            ("december", "dec"),
+        ),
+        start=1,
+    )
+    for name in names
+}
+_MONTH = r"(?:" + "|".join(sorted(_MONTHS, key=len, reverse=True)) + r")\.?"
+_YEAR = r"(?:19|20)\d{2}"
+# Written dates besides ISO: "03/14/2022" (month first; day first when the first number is
+# over 12), "March 14, 2022", "14 March 2022", and month only: "March 2022", "december, 2019".
+ANY_DATE = re.compile(
+    ISO_DATE.pattern
+    + rf"|\b(?P<n1>\d{{1,2}})/(?P<n2>\d{{1,2}})/(?P<ny>{_YEAR})\b"
+    + rf"|\b(?P<m1>{_MONTH})\s+(?P<d1>\d{{1,2}})(?:st|nd|rd|th)?,?\s+(?P<y1>{_YEAR})\b"
+    + rf"|\b(?P<d2>\d{{1,2}})(?:st|nd|rd|th)?\s+(?P<m2>{_MONTH}),?\s+(?P<y2>{_YEAR})\b"
+    + rf"|\b(?P<m3>{_MONTH}),?\s+(?P<y3>{_YEAR})\b(?!-\d)",
+    re.IGNORECASE,
+)
+
+
+def _valid(year: int, month: int, day: int) -> str | None:
+    try:
+        return date(year, month, day).isoformat()
+    except ValueError:
+        return None
+
+
+def date_of(match: re.Match[str]) -> str | None:
+    """The ISO date (``YYYY-MM-DD``, or ``YYYY-MM`` for a month) an ``ANY_DATE`` match names,
+    or None when it is not a real date."""
+    groups = match.groupdict()
+    if groups["n1"]:
+        first, second = int(groups["n1"]), int(groups["n2"])
+        month, day = (second, first) if first > 12 else (first, second)
+        return _valid(int(groups["ny"]), month, day)
+    for m, d, y in (("m1", "d1", "y1"), ("m2", "d2", "y2")):
+        if groups[m]:
+            return _valid(int(groups[y]), _MONTHS[groups[m].lower().rstrip(".")], int(groups[d]))
+    if groups["m3"]:
+        return f"{groups['y3']}-{_MONTHS[groups['m3'].lower().rstrip('.')]:02d}"
+    return _valid(*(int(match.group(i)) for i in (1, 2, 3)))
+
+
+_A_YEAR = re.compile(_YEAR)
+
+
+def dates_in(text: str, start: int = 0, end: int | None = None) -> list[tuple[re.Match[str], str]]:
+    """Every written date in ``text[start:end]`` with its ISO form, in text order."""
+    stop = len(text) if end is None else end
+    if not _A_YEAR.search(text, start, stop):  # every written form has a year
+        return []
+    return [(m, iso) for m in ANY_DATE.finditer(text, start, stop) if (iso := date_of(m))]

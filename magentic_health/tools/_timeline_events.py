@@ -6,7 +6,8 @@ Merge rules, in order:
 2. A report's own date is authoritative: a mention of the same kind of study or procedure in
    another note up to ``FUZZY_DAYS`` away joins the report's event, and the differing dates are
    kept in ``other_dates`` (the HAO notes date one PET 2020-08-03, 2020-08-04 and 2020-08-09).
-3. FHIR series (repeated orders of one drug, repeated measurements of one marker, repeated
+3. A fact dated only by its month joins the one event of the same kind in that month.
+4. FHIR series (repeated orders of one drug, repeated measurements of one marker, repeated
    courses of one procedure) arrive already grouped, with first and last date.
 The summary of a merged event is the report's when there is one, else the longest; treatment
 summaries are rebuilt from the union of the drugs and details ("cycle 6 day 1", "maintenance").
@@ -139,6 +140,27 @@ def merge(candidates: list[Candidate]) -> list[Candidate]:
             kept.append(event)
         else:
             anchor.absorb(event)
+    return _absorb_months(kept)
+
+
+def _absorb_months(events: list[Candidate]) -> list[Candidate]:
+    """A fact dated only by its month ("repeat CT in January 2020") joins the one event of the
+    same kind dated on a day of that month, when there is exactly one."""
+    kept: list[Candidate] = []
+    for event in events:
+        same = []
+        if len(event.date) == 7 and event.category != "treatment":
+            same = [
+                e
+                for e in events
+                if len(e.date) == 10
+                and e.date.startswith(event.date)
+                and (e.category, e.family) == (event.category, event.family)
+            ]
+        if len(same) == 1:
+            same[0].absorb(event)
+        else:
+            kept.append(event)
     return kept
 
 

@@ -6,8 +6,9 @@ cancer); antineoplastic MedicationRequests/Statements (treatment, one series per
 and last date); Observations that are mCODE cancer profiles, stage groups, tumour and receptor
 markers, genetic variants, performance status, a cancer cause of death, or a serum marker of
 the organ the patient has cancer in (PSA for prostate cancer, not for a lung cancer patient's
-routine check-up); DiagnosticReports and ImagingStudies that are imaging. Vitals, routine labs,
-encounters and claims are left out.
+routine check-up), biopsy and pathology results; DiagnosticReports and ImagingStudies that are
+imaging; care plans for the cancer; the patient's death; the abatement of a cancer Condition
+(a response event). Vitals, routine labs, encounters and claims are left out.
 """
 
 from __future__ import annotations
@@ -24,13 +25,15 @@ from magentic_health.tools._fhir_parse import (
     name_of,
     parse_fhir,
     plain_display,
+    value_text,
 )
+from magentic_health.tools._text import iso_day
 from magentic_health.tools._timeline_events import Candidate, EventCategory
 from magentic_health.tools._vocab import CANCER, SERUM_MARKERS, drugs_in, modality_of, organ_of
 
 _CANCER_PROCEDURE = re.compile(
     r"biops|aspiration|chemotherapy|radiation|radiotherapy|brachytherapy|resection|excision|"
-    r"lobectomy|pneumonectomy|mastectomy|lumpectomy|colectomy|prostatectomy|colostomy|"
+    r"lobectomy|pneumonectomy|mastectomy|lumpectomy|colectomy|prostatectomy|colostomy|polypectomy|"
     r"colonoscopy|mammogra|sentinel|oncolog",
     re.I,
 )
@@ -43,6 +46,13 @@ _MARKER_OBS = re.compile(
     re.I,
 )
 _STAGE_OBS = re.compile(r"\bstage\b|\btnm\b", re.I)
+_TNM_CATEGORY = re.compile(
+    r"primary tumou?r|regional (?:lymph )?nodes|distant metastas|primary-tumor|regional-nodes|"
+    r"distant-metastases",
+    re.I,
+)
+_PATHOLOGY_OBS = re.compile(r"biops|patholog|histolog|gleason|tumou?r grade|margin", re.I)
+_RESOLVED = re.compile(r"resolved|remission|inactive", re.I)
 _PERFORMANCE = re.compile(r"ecog|karnofsky|89247-1|89243-0", re.I)
 _SERIES_CATEGORIES = ("treatment", "biomarker", "other")
 
@@ -69,7 +79,22 @@ def _dated(view: FhirView, category: EventCategory, family: str, summary: str) -
     return Candidate(date, category, family, summary, _evidence(view, *labels), authoritative=True)
 
 
-def _condition(view: FhirView) -> Candidate | None:
+def _condition(view: FhirView) -> list[Candidate]:
+    """The diagnosis event, and a response event on the abatement date when the cancer is
+    recorded as resolved or abated."""
+    diagnosis = _diagnosis(view)
+    abated = iso_day(view.value("Abatement"))
+    if diagnosis is None or not abated:
+        return [diagnosis] if diagnosis else []
+    status = view.first("Clinical status")
+    word = status.value if status and _RESOLVED.search(status.value) else "abated"
+    summary = f"{view.code_displays[0]}: {word} (abatement {abated})"
+    evidence = _evidence(view, "Abatement", "Clinical status")
+    family = f"abated:{view.code_displays[0].lower()}"
+    return [diagnosis, Candidate(abated, "response", family, summary, evidence, True)]
+
+
+def _diagnosis(view: FhirView) -> Candidate | None:
     names = view.code_displays
     if not any(CANCER.search(n) for n in names):
         return None
@@ -112,7 +137,7 @@ def _observation(view: FhirView, organs: set[str]) -> Candidate | None:
     text = " ".join([name, *view.code_displays])
     found = best_value(view)
     value = found.value if found else ""
-    summary = f"{name}: {plain_display(value)}" if value else name
+    summary = f"{name}: {value_text(value)}" if value else name
     family = f"obs:{name.lower()}"
     if variant := gene_variant(view):
         gene, change, line = variant
@@ -124,7 +149,13 @@ def _observation(view: FhirView, organs: set[str]) -> Candidate | None:
     if _PERFORMANCE.search(text) or view.has_profile("performance-status"):
         return _dated(view, "other", family, summary)
     if _STAGE_OBS.search(text) or view.has_profile("stage-group") or view.has_profile("tnm"):
+        category = _TNM_CATEGORY.search(text + " ".join(view.profiles))
+        stage = "pathological" if "patholog" in (text + str(view.profiles)).lower() else "clinical"
+        family = f"tnm:{stage}" if category else family
+        summary = f"{stage} TNM: {value_text(value)}" if category else summary
         return _dated(view, "diagnosis", family, summary)
+    if _PATHOLOGY_OBS.search(text):
+        return _dated(view, "pathology", family, summary)
     if "cause of death" in text.lower():
         return _dated(view, "other", family, summary) if CANCER.search(value) else None
     profiled = view.has_profile("tumor-marker") or view.has_profile("genetic-variant")
@@ -154,6 +185,32 @@ def _report(view: FhirView) -> Candidate | None:
     if cand and (found := view.first("Conclusion")):
         cand.evidence.append(Evidence(doc_id=view.doc.id, quote=found.line[:300]))
     return cand
+
+
+def _care_plan(view: FhirView) -> Candidate | None:
+    """A care plan for the cancer (cancer care, terminal care, surgery care management)."""
+    addresses = [plain_display(f.value) for f in view.all("Addresses") + view.all("Reason")]
+    cancer = [a for a in addresses if CANCER.search(a)]
+    if not (cancer or CANCER.search(view.title)):
+        return None
+    summary = view.title + (f" for {', '.join(dict.fromkeys(cancer))}" if cancer else "")
+    cand = _dated(view, "other", f"careplan:{view.title.lower()}", summary)
+    period = view.value("Period") or ""
+    if cand is not None and " to " in period:
+        cand.end_date = iso_day(period.split(" to ", 1)[1])
+    if cand is not None and (found := view.first("Addresses")):
+        cand.evidence.append(Evidence(doc_id=view.doc.id, quote=found.line[:300]))
+    return cand
+
+
+def _death(view: FhirView) -> Candidate | None:
+    """The patient's death, from the Patient resource's deceased date."""
+    found = view.first("Deceased")
+    day = iso_day(found.value) if found else None
+    if found is None or day is None:
+        return None
+    evidence = [Evidence(doc_id=view.doc.id, quote=found.line[:300])]
+    return Candidate(day, "other", "deceased", "Patient deceased", evidence, authoritative=True)
 
 
 def cancer_organs(views: list[FhirView]) -> set[str]:
@@ -202,16 +259,36 @@ def fhir_candidates(case: Case) -> list[Candidate]:
     organs = cancer_organs(views)
     out: list[Candidate] = []
     for view in views:
-        cand = _one(view, organs)
-        if cand is not None:
+        if view.resource_type == "Condition":
+            out.extend(_condition(view))
+        elif cand := _one(view, organs):
             out.append(cand)
-    return _group_series(out)
+    return _group_series(_join_tnm(out))
+
+
+def _join_tnm(cands: list[Candidate]) -> list[Candidate]:
+    """The T, N and M category Observations of one date and kind as one staging event."""
+    joined: dict[tuple[str, str], Candidate] = {}
+    out: list[Candidate] = []
+    for cand in cands:
+        if not cand.family.startswith("tnm:"):
+            out.append(cand)
+        elif (key := (cand.date, cand.family)) in joined:
+            head = joined[key]
+            head.summary += " " + cand.summary.split(": ", 1)[1]
+            head.evidence += [e for e in cand.evidence if e not in head.evidence]
+        else:
+            joined[key] = cand
+            out.append(cand)
+    return out
 
 
 def _one(view: FhirView, organs: set[str]) -> Candidate | None:
     match view.resource_type:
-        case "Condition":
-            return _condition(view)
+        case "Patient":
+            return _death(view)
+        case "CarePlan":
+            return _care_plan(view)
         case "Procedure":
             return _procedure(view)
         case "MedicationRequest" | "MedicationStatement" | "MedicationAdministration":

@@ -3,13 +3,16 @@
 Rules:
 - A report (``kind == "report"``: CT, PET, pathology, procedure) is one event on its own date:
   imaging with the first impression item, pathology with the final diagnosis, a procedure with
-  its name, any other report with its opening words. Dates inside a report (comparisons,
-  collection stamps) are not events.
+  its name, any other report with its opening words. The dated prior study an imaging report
+  was compared with is an imaging event of its own; other dates inside a report (collection
+  stamps) are not events.
 - In notes, each dated statement (see ``_notes``) becomes an event for every category it speaks
-  to: imaging (a modality), diagnosis (a biopsy whose result is malignant), procedure (a biopsy
-  or procedure without that), biomarker (a marker with a result), treatment (oncology drugs,
-  chemotherapy, cycles, radiation not argued against), response (response or progression, when
-  no scan is named, since the scan's event carries it).
+  to: imaging (a modality), diagnosis (a biopsy whose result is malignant, not "negative for
+  malignancy", or a cancer said to be diagnosed), procedure (a biopsy or procedure without
+  that), biomarker (a marker with a result), treatment (oncology drugs, chemotherapy, cycles,
+  radiation not argued against; and drugs being stopped), response (response or progression,
+  when no scan is named, since the scan's event carries it). A plan dated before its note is
+  history ("the last CT scan was on ..."), not a plan.
 - An undated statement is dated by its note only when it speaks of that visit: a treatment
   given today ("here for Cycle 1, Day 1", "administered"), a treatment plan ("will start"), or
   a present assessment of response ("appears to be progressing").
@@ -22,10 +25,11 @@ import re
 from magentic_health.case import Document
 from magentic_health.reply import Evidence
 from magentic_health.tools._notes import Statement, impression_items, statements
-from magentic_health.tools._text import ISO_DATE, clip, window
+from magentic_health.tools._radiology_parse import prior_study
+from magentic_health.tools._text import ANY_DATE, clip, window
 from magentic_health.tools._therapy import PAST, TODAY, read_therapy
 from magentic_health.tools._timeline_events import Candidate, EventCategory
-from magentic_health.tools._vocab import PLANNED, modality_of
+from magentic_health.tools._vocab import CANCER, PLANNED, modality_of
 
 _BIOPSY = re.compile(
     r"\bebus\b|biops|\bfna\b|fine needle|aspiration|bronchoscop|lavage|mediastinoscop", re.I
@@ -37,6 +41,12 @@ _SURGERY = re.compile(
     re.I,
 )
 _MALIGNANT = re.compile(r"carcinoma|malignan|metasta|cancer|positive lymph|tumou?r cells", re.I)
+_BENIGN = re.compile(
+    r"negative for (?:\w+ ){0,2}malignan|no (?:evidence of )?(?:malignan|carcinoma|tumou?r)|"
+    r"\bbenign\b",
+    re.I,
+)
+_DIAGNOSED = re.compile(r"\bdiagnosed\b|\bdiagnosis of\b|\bnew(?:ly)? diagnos", re.I)
 _MARKER = re.compile(
     r"\b(?:KRAS|NRAS|BRAF|EGFR|ALK|ROS1|MET|RET|HER2|ERBB2|PD-?L1|BRCA[12]|PIK3CA|NTRK\d?|MSI|"
     r"TMB|NGS)\b"
@@ -56,7 +66,7 @@ _IMPRESSION_HEAD = re.compile(r"^impression\s*:\s*", re.I)
 _LIST_MARKER = re.compile(r"^(?:[-*•]\s*|\d{1,2}[.)]\s+|[a-dA-D][.)]\s+)")
 
 
-_DATED = re.compile(r"(?:\s*\b(?:on|dated|from|of)\b)?\s*" + ISO_DATE.pattern)
+_DATED = re.compile(r"(?:\s*\b(?:on|dated|from|of|in)\b)?\s*(?:" + ANY_DATE.pattern + ")", re.I)
 
 
 def _clean(text: str) -> str:
@@ -89,13 +99,18 @@ def _with_block(st: Statement) -> str:
     return head
 
 
-def _treatment(st: Statement, date: str) -> Candidate | None:
+def _treatment(st: Statement, date: str) -> list[Candidate]:
+    """The treatment given or planned, and the drugs being stopped, that a statement states."""
     read = read_therapy(st.text)
+    out: list[Candidate] = []
+    if read.stopped:
+        stop = f"discontinue {' + '.join(read.stopped)}" + (" (planned)" if read.planned else "")
+        out.append(Candidate(date, "treatment", "stop", stop, _evidence(st), planned=read.planned))
     if not read.any:
-        return None
+        return out
     family = "systemic" if read.systemic else "radiation"
     summary = "radiation therapy" if family == "radiation" else _clean(st.text)
-    return Candidate(
+    cand = Candidate(
         date=date,
         category="treatment",
         family=family + ("/planned" if read.planned else ""),
@@ -105,12 +120,15 @@ def _treatment(st: Statement, date: str) -> Candidate | None:
         drugs=list(read.drugs),
         details=list(read.details),
     )
+    return [cand, *out]
 
 
 def _categories(st: Statement, date: str) -> list[Candidate]:
     """Every event a dated statement speaks to."""
     text, full = st.text, st.full_text
     planned = read_therapy(text).planned or (bool(PLANNED.search(text)) and not _done(text))
+    # a date before the note's own is history ("the last CT scan was on ..."), not a plan
+    planned = planned and not (st.doc.date and date < st.doc.date[:10])
     out: list[Candidate] = []
 
     def add(category: EventCategory, family: str, summary: str) -> None:
@@ -123,7 +141,8 @@ def _categories(st: Statement, date: str) -> list[Candidate]:
     if modality:
         add("imaging", modality, _with_block(st))
     surgery = _SURGERY.search(text)
-    if _BIOPSY.search(text) and _MALIGNANT.search(full):
+    malignant = bool(_MALIGNANT.search(full)) and not _BENIGN.search(full)
+    if (_BIOPSY.search(text) and malignant) or (_DIAGNOSED.search(text) and CANCER.search(text)):
         add("diagnosis", "", _with_block(st))
     elif surgery or _BIOPSY.search(text):
         add("procedure", surgery.group(0).lower() if surgery else "biopsy", _with_block(st))
@@ -131,8 +150,7 @@ def _categories(st: Statement, date: str) -> list[Candidate]:
         add("biomarker", "", _with_block(st))
     if not modality and _RESPONSE.search(text):
         add("response", "", _with_block(st))
-    if treatment := _treatment(st, date):
-        out.append(treatment)
+    out.extend(_treatment(st, date))
     return out
 
 
@@ -194,11 +212,22 @@ def _ev(doc: Document, start: int, end: int) -> Evidence:
     return Evidence(doc_id=doc.id, quote=window(doc.text, start, end, start))
 
 
+def _prior_candidate(doc: Document) -> Candidate | None:
+    """The earlier study an imaging report was compared with, as an event of its own date."""
+    modality = modality_of(doc.type)
+    prior = prior_study(doc.text, modality) if modality else None
+    if prior is None:
+        return None
+    summary = f"{prior.modality}: {prior.what} (the comparison study of the {doc.type} report)"
+    evidence = [Evidence(doc_id=doc.id, quote=prior.quote)]
+    return Candidate(prior.date, "imaging", prior.modality, summary, evidence)
+
+
 def note_candidates(doc: Document) -> list[Candidate]:
     """The timeline candidates of one note or report."""
     if doc.kind == "report":
-        report = _report_candidate(doc)
-        return [report] if report else []
+        found = [_report_candidate(doc), _prior_candidate(doc)]
+        return [c for c in found if c is not None]
     out: list[Candidate] = []
     for st in statements(doc):
         date = st.date or _undated_date(st)

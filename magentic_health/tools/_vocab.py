@@ -71,13 +71,44 @@ _DRUG_PATTERN = re.compile(
 )
 
 
+# Regimens written by their acronym, and the drugs they are made of.
+_REGIMENS: dict[str, tuple[str, ...]] = {
+    r"folfirinox|folfoxiri": ("fluorouracil", "leucovorin", "irinotecan", "oxaliplatin"),
+    r"folfox\d*|mfolfox\d*": ("fluorouracil", "leucovorin", "oxaliplatin"),
+    r"folfiri": ("fluorouracil", "leucovorin", "irinotecan"),
+    r"capox|xelox": ("capecitabine", "oxaliplatin"),
+    r"tchp": ("docetaxel", "carboplatin", "trastuzumab", "pertuzumab"),
+    r"ac-t|ac-p": ("doxorubicin", "cyclophosphamide", "paclitaxel"),
+}
+_REGIMEN_PATTERN = re.compile(
+    r"\b(?:" + "|".join(f"(?P<r{i}>{p})" for i, p in enumerate(_REGIMENS)) + r")\b",
+    re.IGNORECASE,
+)
+_REGIMEN_DRUGS = list(_REGIMENS.values())
+
+
 def drugs_in(text: str) -> list[tuple[str, int]]:
-    """Oncology drugs named in ``text`` as ``(generic name, first position)``, in text order."""
+    """Oncology drugs named in ``text`` as ``(generic name, first position)``, in text order;
+    a regimen acronym ("FOLFOX") names each of its drugs."""
     found: dict[str, int] = {}
     for match in _DRUG_PATTERN.finditer(text):
         name = _DRUG_NAMES[int((match.lastgroup or "d0")[1:])]
         found.setdefault(name, match.start())
+    for match in _REGIMEN_PATTERN.finditer(text):
+        for name in _REGIMEN_DRUGS[int((match.lastgroup or "r0")[1:])]:
+            found.setdefault(name, match.start())
     return sorted(found.items(), key=lambda item: item[1])
+
+
+def drug_aliases(word: str) -> list[str]:
+    """Every name of the oncology drug ``word`` names ("keytruda" -> pembrolizumab, keytruda,
+    pembro), lower case, or [] when it names none. Regimen acronyms are not expanded."""
+    found = drugs_in(word)
+    if len(found) != 1 or found[0][1] != 0:
+        return []
+    pattern = _DRUGS[found[0][0]]
+    names = [re.sub(r"\(\?<!?[^)]*\)", "", alias) for alias in pattern.split("|")]
+    return list(dict.fromkeys([found[0][0], *names]))
 
 
 # (modality, pattern): the first that matches names the modality; PET before CT.
@@ -85,9 +116,9 @@ MODALITIES: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("PET/CT", re.compile(r"\bpet\b|\bpet[-/]ct\b|\bfdg\b", re.IGNORECASE)),
     ("MRI", re.compile(r"\bmri\b|magnetic resonance", re.IGNORECASE)),
     ("CT", re.compile(r"\bct\b|computed tomography|\bcat scan", re.IGNORECASE)),
-    ("X-ray", re.compile(r"x-ray|radiograph|\bcxr\b", re.IGNORECASE)),
+    ("X-ray", re.compile(r"x-ray|radiograph|\bcxr\b|\bxr\b", re.IGNORECASE)),
     ("Ultrasound", re.compile(r"ultrasound|\bu/s\b|sonograph|echograph", re.IGNORECASE)),
-    ("Mammogram", re.compile(r"mammogra", re.IGNORECASE)),
+    ("Mammogram", re.compile(r"mammogra|\bmammo\b", re.IGNORECASE)),
     ("Bone scan", re.compile(r"bone scan|scintigra", re.IGNORECASE)),
 )
 
@@ -187,9 +218,20 @@ SERUM_MARKERS: dict[str, tuple[re.Pattern[str], str | None]] = {
     "CA 19-9": (re.compile(r"\bca[- ]?19-9\b|cancer ag 19-9", re.IGNORECASE), "pancreas"),
 }
 
+# Biomarkers a tumour board expects for a cancer (by organ; lung means non-small cell), so that
+# the status can say which are missing. "MSI" is satisfied by an MSI or an MMR result.
+EXPECTED_MARKERS: dict[str, tuple[str, ...]] = {
+    "lung": ("EGFR", "ALK", "ROS1", "KRAS", "BRAF", "PD-L1"),
+    "breast": ("ER", "PR", "HER2"),
+    "colon": ("KRAS", "NRAS", "BRAF", "MSI"),
+    "rectum": ("KRAS", "NRAS", "BRAF", "MSI"),
+    "prostate": ("PSA",),
+    "skin": ("BRAF",),
+}
+
 PLANNED = re.compile(
     r"\b(?:will|plan(?:s|ned)?|recommend(?:ed|s)?|consider(?:ed)?|candidate|scheduled|due for|"
-    r"to start|would like|pending)\b",
+    r"to start|would like|pending|ok(?:ay)? for|cleared for)\b",
     re.IGNORECASE,
 )
 FAMILY_HISTORY = re.compile(

@@ -19,9 +19,10 @@ from pydantic import BaseModel, ConfigDict
 from magentic_health.case import Case, Document
 from magentic_health.reply import Evidence, Finding
 from magentic_health.tools._base import ToolContext, ToolOutput, ToolSpec
+from magentic_health.tools._cxr import interpret_images
 from magentic_health.tools._fhir_parse import FhirView, parse_fhir
 from magentic_health.tools._notes import Statement, impression_items, narrative_docs, statements
-from magentic_health.tools._radiology_parse import MEASURE, changes_in, comparison_in
+from magentic_health.tools._radiology_parse import MEASURE, changes_in, comparison_in, prior_study
 from magentic_health.tools._text import clip, days_apart, split_sentences, window
 from magentic_health.tools._vocab import PLANNED, modality_of
 
@@ -63,7 +64,8 @@ class ImagingStudy(BaseModel):
 
     date: str | None
     modality: str
-    source: Literal["report", "note", "fhir"]
+    source: Literal["report", "note", "fhir", "comparison"]
+    """"comparison": known only as the prior study an imaging report was compared with."""
     description: str
     findings: tuple[StudyFinding, ...] = ()
     comparison: StudyFinding | None = None
@@ -163,6 +165,25 @@ def _note_study(st: Statement, modality: str) -> ImagingStudy:
     )
 
 
+def _prior(doc: Document, modality: str) -> ImagingStudy | None:
+    """The dated study a report was compared with, as a study known from that comparison."""
+    prior = prior_study(doc.text, modality)
+    if prior is None:
+        return None
+    said = StudyFinding(
+        text=f"{prior.what} (the comparison study of the {doc.type} report of {doc.date})",
+        evidence=Evidence(doc_id=doc.id, quote=prior.quote),
+    )
+    return ImagingStudy(
+        date=prior.date,
+        modality=prior.modality,
+        source="comparison",
+        description=f"prior study named in the {doc.type} report",
+        findings=(said,),
+        also_reported=(said,),
+    )
+
+
 def _fhir_study(view: FhirView) -> ImagingStudy | None:
     name = view.code_displays[0] if view.code_displays else view.title
     categories = " ".join(f.value for f in view.all("Category"))
@@ -206,7 +227,8 @@ def _fold(study: ImagingStudy, mention: ImagingStudy) -> ImagingStudy:
     known = {(c.current, c.prior) for c in study.changes}
     new_changes = tuple(c for c in mention.changes if (c.current, c.prior) not in known)
     findings = study.findings
-    if study.source == "note" and _length(mention.findings) > _length(study.findings):
+    longer = _length(mention.findings) > _length(study.findings)
+    if study.source in ("note", "comparison") and mention.source == "note" and longer:
         findings = mention.findings
     return study.model_copy(
         update={
@@ -230,6 +252,7 @@ def radiology(case: Case) -> ImagingReview:
         modality = modality_of(doc.type) if doc.kind == "report" else None
         if modality:
             reports.append(_report_study(doc, modality))
+            mentions += [prior] if (prior := _prior(doc, modality)) else []
             continue
         for st in statements(doc):
             st_modality = modality_of(st.text)
@@ -238,7 +261,10 @@ def radiology(case: Case) -> ImagingReview:
     fhir = [
         s for doc in case.documents if doc.kind == "fhir" and (s := _fhir_study(parse_fhir(doc)))
     ]
-    studies = reports + fhir
+    # a DiagnosticReport with findings stands for the Procedure or ImagingStudy of its date
+    fhir.sort(key=lambda s: not s.findings)
+    studies = reports + [s for s in fhir if s.findings]
+    mentions = [s for s in fhir if not s.findings] + mentions
     for mention in mentions:
         index = next((i for i, s in enumerate(studies) if _same(s, mention)), None)
         if index is None:
@@ -323,16 +349,26 @@ def _gaps(review: ImagingReview) -> list[str]:
 
 
 def _run(ctx: ToolContext) -> ToolOutput:
+    """The report-based review, plus the imaging model's reading of the x-rays when an
+    endpoint is configured (labelled as model output; never cited as case evidence)."""
     review = radiology(ctx.case)
     gaps = _gaps(review)
-    if review.images:
-        gaps.append(f"{len(review.images)} image(s) not interpreted: no image analysis offline")
-    return ToolOutput(
-        text=render(review),
-        findings=tuple(_findings(review)),
-        gaps=tuple(gaps),
-        data=review.model_dump(mode="json"),
-    )
+    settings = ctx.settings.radiology.cxr
+    cxr = interpret_images(ctx.case, settings)
+    pending = [image for image in review.images if image.id not in cxr.findings_by_image]
+    if pending:
+        why = (
+            "no findings from the imaging model"
+            if settings.endpoint
+            else "no image analysis offline"
+        )
+        gaps.append(f"{len(pending)} image(s) not interpreted: {why}")
+    gaps += cxr.gaps
+    data = review.model_dump(mode="json")
+    if settings.endpoint:
+        data["cxr"] = cxr.as_data()
+    text = render(review) + (f"\n\n{cxr.markdown()}" if cxr.findings_by_image else "")
+    return ToolOutput(text=text, findings=tuple(_findings(review)), gaps=tuple(gaps), data=data)
 
 
 SPEC = ToolSpec(

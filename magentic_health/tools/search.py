@@ -1,4 +1,8 @@
-"""Keyword search over the case's documents: BM25 ranking, one verbatim snippet per hit."""
+"""Keyword search over the case's documents: BM25 ranking, one verbatim snippet per hit.
+
+A query word that names an oncology drug also finds its other names (brand and generic:
+"Keytruda" finds "pembrolizumab"), since notes and orders use either.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +15,7 @@ from magentic_health.reply import Evidence, Finding
 from magentic_health.tools._base import ToolContext, ToolOutput, ToolSpec
 from magentic_health.tools._bm25 import BM25, tokenize
 from magentic_health.tools._text import window
+from magentic_health.tools._vocab import drug_aliases
 
 __all__ = ["SPEC", "NoteHit", "query_terms", "search_notes"]
 
@@ -58,9 +63,15 @@ def _snippet(doc: Document, terms: list[str]) -> str:
     return window(doc.text, 0, len(doc.text), 0, limit=SNIPPET)
 
 
+def _with_drug_names(terms: list[str]) -> list[str]:
+    """The terms, each drug name followed by the drug's other names."""
+    out = [t for term in terms for t in (term, *tokenize(" ".join(drug_aliases(term))))]
+    return list(dict.fromkeys(out))
+
+
 def search_notes(case: Case, query: str, *, limit: int = 5) -> list[NoteHit]:
     """The documents best matching ``query`` (case-insensitive, BM25), at most ``limit``."""
-    terms = query_terms(query) or list(dict.fromkeys(tokenize(query)))
+    terms = _with_drug_names(query_terms(query) or list(dict.fromkeys(tokenize(query))))
     docs = [doc for doc in case.documents if doc.text.strip()]
     if not terms or not docs or limit <= 0:
         return []

@@ -1,15 +1,19 @@
-"""The patient status: diagnosis, site, histology, stage, biomarkers, performance status,
-lines of therapy, age and sex, each with the quotes that state it.
+"""The patient status: diagnosis, site, histology, stage, grade, biomarkers (with the serum
+tumour markers of the patient's cancer), performance status, lines of therapy, disease status,
+vital status, age and sex, each with the quotes that state it.
 
 How values are chosen when sources disagree is the rule of ``_status_mentions``: most
 supporting documents, reports and FHIR resources outweighing narrative notes, which outweigh
 form headers such as a flow sheet's "Diagnosis: Breast Cancer"; the loser is listed in
 ``conflicts`` with the documents on both sides, never silently dropped. Stage is the stage at
-diagnosis, dated by its first statement; performance status is the most recent one.
+diagnosis, dated by its first statement; performance status, serum markers and the disease
+status are the most recent ones. Gaps name what is missing, including the biomarkers usually
+reported for the patient's cancer (``EXPECTED_MARKERS``).
 """
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 
 from magentic_health.case import Case
@@ -17,6 +21,7 @@ from magentic_health.reply import Evidence, Finding
 from magentic_health.tools._base import ToolContext, ToolOutput, ToolSpec
 from magentic_health.tools._fhir_parse import parse_fhir
 from magentic_health.tools._notes import narrative_docs
+from magentic_health.tools._status_course import disease_status, vital_status
 from magentic_health.tools._status_fhir import fhir_mentions
 from magentic_health.tools._status_mentions import (
     Mention,
@@ -29,6 +34,7 @@ from magentic_health.tools._status_mentions import (
 from magentic_health.tools._status_model import Biomarker, PatientStatus, StatusValue
 from magentic_health.tools._status_notes import note_mentions
 from magentic_health.tools._status_treatments import treatments
+from magentic_health.tools._vocab import EXPECTED_MARKERS, SERUM_MARKERS, organ_of
 
 __all__ = ["SPEC", "PatientStatus", "patient_status", "render"]
 
@@ -41,6 +47,7 @@ _FIELDS = {
     "stage_group": "stage group",
     "performance_status": "performance status",
 }
+_MORE = {"grade": "grade", "disease_status": "disease status", "vital_status": "vital status"}
 
 
 def _collect(case: Case) -> Mentions:
@@ -92,6 +99,40 @@ def _performance(mentions: Mentions) -> StatusValue | None:
     )
 
 
+def _grade(mentions: Mentions) -> tuple[StatusValue | None, list[str]]:
+    """Each grading scale found (Gleason, grade group, grade, differentiation), joined."""
+    found = [
+        (key, r)
+        for key in ("grade:Gleason", "grade:Grade Group", "grade:grade", "grade:differentiation")
+        if (r := resolve(key.split(":")[1], mentions.get(key, [])))
+    ]
+    if not found:
+        return None, []
+    dates = [r.date for _, r in found if r.date]
+    value = StatusValue(
+        value="; ".join(r.value for _, r in found),
+        date=min(dates) if dates else None,
+        evidence=tuple(e for _, r in found for e in r.evidence),
+    )
+    return value, [c for _, r in found for c in r.conflicts]
+
+
+def _serum(mentions: Mentions, diagnosis: Resolved | None) -> list[Biomarker]:
+    """The latest value of each serum tumour marker that belongs to the patient's cancer."""
+    organ = organ_of(diagnosis.value) if diagnosis else None
+    out: list[Biomarker] = []
+    for key in sorted(k for k in mentions if k.startswith("serum:")):
+        name = key.split(":", 1)[1]
+        belongs = SERUM_MARKERS[name][1]
+        if diagnosis is None or (belongs is not None and belongs != organ):
+            continue
+        if found := latest(mentions[key]):
+            out.append(
+                Biomarker(name=name, result=found.value, date=found.date, evidence=found.evidence)
+            )
+    return out
+
+
 def _biomarkers(mentions: Mentions) -> tuple[tuple[Biomarker, ...], list[str]]:
     markers: list[Biomarker] = []
     conflicts: list[str] = []
@@ -130,7 +171,9 @@ def _status(case: Case, mentions: Mentions) -> PatientStatus:
         for name in ("diagnosis", "histology", "stage_tnm", "stage_group")
     }
     markers, marker_conflicts = _biomarkers(mentions)
-    conflicts = [c for r in resolved.values() if r for c in r.conflicts] + marker_conflicts
+    grade, grade_conflicts = _grade(mentions)
+    conflicts = [c for r in resolved.values() if r for c in r.conflicts]
+    conflicts += marker_conflicts + grade_conflicts
     notes = narrative_docs(case)
     views = [parse_fhir(doc) for doc in case.documents if doc.kind == "fhir"]
     age, sex = _demographics(case, mentions)
@@ -140,9 +183,12 @@ def _status(case: Case, mentions: Mentions) -> PatientStatus:
         histology=_value(resolved["histology"]),
         stage_tnm=_value(resolved["stage_tnm"]),
         stage_group=_value(resolved["stage_group"]),
-        biomarkers=markers,
+        grade=grade,
+        biomarkers=markers + tuple(_serum(mentions, resolved["diagnosis"])),
         performance_status=_performance(mentions),
         treatments=treatments(notes, views),
+        disease_status=disease_status(notes, views) if resolved["diagnosis"] else None,
+        vital_status=vital_status(notes, views),
         age=age,
         sex=sex,
         conflicts=tuple(conflicts),
@@ -151,7 +197,7 @@ def _status(case: Case, mentions: Mentions) -> PatientStatus:
 
 def _findings(status: PatientStatus, mentions: Mentions) -> list[Finding]:
     findings: list[Finding] = []
-    for name, label in _FIELDS.items():
+    for name, label in (_FIELDS | _MORE).items():
         value = getattr(status, name)
         if isinstance(value, StatusValue) and value.evidence:
             findings.append(
@@ -180,6 +226,8 @@ def _conflict_field(conflict: str) -> str:
     for name, text in _FIELDS.items():
         if text == label:
             return name
+    if label in ("Gleason", "Grade Group", "grade", "differentiation"):
+        return f"grade:{label}"
     return f"biomarker:{label.removesuffix(' result')}"
 
 
@@ -201,9 +249,32 @@ def _gaps(status: PatientStatus) -> list[str]:
     ]
     if not status.biomarkers:
         gaps.append("no biomarker results found in the record")
+    gaps += _expected_gaps(status)
     if not status.treatments:
         gaps.append("no cancer treatment found in the record")
     gaps += [f"{f} not found in the record" for f in ("age", "sex") if getattr(status, f) is None]
+    return gaps
+
+
+def _expected_gaps(status: PatientStatus) -> list[str]:
+    """The biomarkers (and for prostate cancer the Gleason score) usually reported for the
+    patient's cancer that the record does not state."""
+    if status.diagnosis is None:
+        return []
+    diagnosis = status.diagnosis.value
+    organ = organ_of(diagnosis)
+    if organ == "lung" and re.search(r"(?<!non-)small cell", diagnosis, re.I):
+        organ = None
+    have = {b.name for b in status.biomarkers}
+    if "MMR" in have:  # mismatch repair status stands for microsatellite instability
+        have.add("MSI")
+    missing = [m for m in EXPECTED_MARKERS.get(organ or "", ()) if m not in have]
+    gaps = []
+    if missing:
+        names = ", ".join(missing)
+        gaps.append(f"markers usually reported for {diagnosis} not found in the record: {names}")
+    if organ == "prostate" and (status.grade is None or "Gleason" not in status.grade.value):
+        gaps.append("Gleason score not found in the record")
     return gaps
 
 
@@ -215,6 +286,7 @@ def render(status: PatientStatus) -> str:
         ("Histology", status.histology),
         ("Stage (TNM)", status.stage_tnm),
         ("Stage group", status.stage_group),
+        ("Grade", status.grade),
         ("Performance status", status.performance_status),
     ]
     lines = ["## Patient status", "", "| Item | Value | Stated | Sources |", "|---|---|---|---|"]
@@ -231,6 +303,14 @@ def render(status: PatientStatus) -> str:
         )
     for line in status.treatments:
         lines.append(f"| Treatment | {line.value} | {line.date or ''} | {_ids(line.evidence)} |")
+    for label, value in (
+        ("Disease status", status.disease_status),
+        ("Vital status", status.vital_status),
+    ):
+        if value is not None:
+            lines.append(
+                f"| {label} | {value.value} | {value.date or ''} | {_ids(value.evidence)} |"
+            )
     lines.append(f"| Age, sex | {status.age or 'not found'}, {status.sex or 'not found'} | | |")
     if status.conflicts:
         lines += ["", "**Conflicts between sources**", ""]
