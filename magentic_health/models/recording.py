@@ -1,0 +1,225 @@
+"""Every model call a run makes is metered and written to the ledger as ``model_call``.
+
+``RecordingClient`` wraps any ``ChatCompletionClient`` for one agent (the orchestrator's planner
+or a specialist). While a run is active (``recording(...)``), each call is recorded with the
+request digest, the response, the token usage and the latency, and its tokens are added to the
+run's ``UsageMeter`` so token budgets see the orchestrator's own usage too.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import threading
+import time
+from collections.abc import AsyncGenerator, Callable, Iterator, Mapping, Sequence
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from autogen_core import CancellationToken
+from autogen_core.models import (
+    ChatCompletionClient,
+    CreateResult,
+    LLMMessage,
+    ModelCapabilities,
+    ModelInfo,
+    RequestUsage,
+)
+from autogen_core.tools import Tool, ToolSchema
+from pydantic import BaseModel
+
+from magentic_health.trace import ModelCall
+
+
+@dataclass
+class UsageMeter:
+    """Tokens per agent for one run; thread-safe."""
+
+    per_agent: dict[str, dict[str, int]] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def add(self, agent: str, usage: RequestUsage) -> None:
+        with self._lock:
+            slot = self.per_agent.setdefault(agent, {"prompt_tokens": 0, "completion_tokens": 0})
+            slot["prompt_tokens"] += usage.prompt_tokens
+            slot["completion_tokens"] += usage.completion_tokens
+
+    @property
+    def total_tokens(self) -> int:
+        with self._lock:
+            return sum(s["prompt_tokens"] + s["completion_tokens"] for s in self.per_agent.values())
+
+    def report(self, agents: Sequence[str]) -> dict[str, dict[str, int]]:
+        """Usage of each named agent (zero when it made no call) and ``total``."""
+        with self._lock:
+            out = {
+                a: dict(self.per_agent.get(a, {"prompt_tokens": 0, "completion_tokens": 0}))
+                for a in (*agents, *self.per_agent)
+            }
+        out["total"] = {
+            "prompt_tokens": sum(v["prompt_tokens"] for v in out.values()),
+            "completion_tokens": sum(v["completion_tokens"] for v in out.values()),
+        }
+        return out
+
+
+ModelCallSink = Callable[[ModelCall, str, str | None], None]
+"""Receives a ``model_call`` payload, the agent's name and the plan step (or None)."""
+
+
+@dataclass(frozen=True)
+class _Recording:
+    sink: ModelCallSink
+    meter: UsageMeter
+
+
+_ACTIVE: ContextVar[_Recording | None] = ContextVar("magentic_health_recording", default=None)
+_STEP: ContextVar[str | None] = ContextVar("magentic_health_step", default=None)
+
+
+@contextlib.contextmanager
+def recording(sink: ModelCallSink, meter: UsageMeter) -> Iterator[None]:
+    """Record the model calls made inside this block (and tasks it starts)."""
+    token = _ACTIVE.set(_Recording(sink, meter))
+    try:
+        yield
+    finally:
+        _ACTIVE.reset(token)
+
+
+@contextlib.contextmanager
+def in_step(step: str | None) -> Iterator[None]:
+    """Attribute the model calls made inside this block to a plan step."""
+    token = _STEP.set(step)
+    try:
+        yield
+    finally:
+        _STEP.reset(token)
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, BaseModel):
+        return value.model_dump(mode="json")
+    if isinstance(value, type) and issubclass(value, BaseModel):
+        return {"schema": value.__name__, "json_schema": value.model_json_schema()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, str | int | float | bool) or value is None:
+        return value
+    schema = getattr(value, "schema", None)  # an autogen Tool
+    return _jsonable(schema) if schema is not None else repr(value)
+
+
+def request_digest(
+    messages: Sequence[LLMMessage],
+    *,
+    tools: Sequence[Tool | ToolSchema] = (),
+    json_output: bool | type[BaseModel] | None = None,
+) -> str:
+    """sha256 of the request's canonical JSON: what ``rerun`` matches recorded calls by."""
+    body = {
+        "messages": [_jsonable(m) for m in messages],
+        "tools": [_jsonable(t) for t in tools],
+        "json_output": _jsonable(json_output),
+    }
+    data = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return "sha256:" + hashlib.sha256(data.encode("utf-8")).hexdigest()
+
+
+class RecordingClient(ChatCompletionClient):
+    """Wraps a model client for one agent; records and meters each call during a run."""
+
+    def __init__(self, inner: ChatCompletionClient, *, agent: str) -> None:
+        self.inner = inner
+        self.agent = agent
+
+    async def create(
+        self,
+        messages: Sequence[LLMMessage],
+        *,
+        tools: Sequence[Tool | ToolSchema] = [],
+        tool_choice: Tool | Literal["auto", "required", "none"] = "auto",
+        json_output: bool | type[BaseModel] | None = None,
+        extra_create_args: Mapping[str, Any] = {},
+        cancellation_token: CancellationToken | None = None,
+    ) -> CreateResult:
+        start = time.perf_counter()
+        result = await self.inner.create(
+            messages,
+            tools=tools,
+            tool_choice=tool_choice,
+            json_output=json_output,
+            extra_create_args=extra_create_args,
+            cancellation_token=cancellation_token,
+        )
+        active = _ACTIVE.get()
+        if active is not None:
+            active.meter.add(self.agent, result.usage)
+            payload = ModelCall(
+                request_digest=request_digest(messages, tools=tools, json_output=json_output),
+                response={
+                    "finish_reason": result.finish_reason,
+                    "content": _jsonable(result.content),
+                    "thought": result.thought,
+                },
+                usage={
+                    "prompt_tokens": result.usage.prompt_tokens,
+                    "completion_tokens": result.usage.completion_tokens,
+                },
+                latency_ms=round((time.perf_counter() - start) * 1000, 3),
+            )
+            active.sink(payload, self.agent, _STEP.get())
+        return result
+
+    async def create_stream(
+        self,
+        messages: Sequence[LLMMessage],
+        *,
+        tools: Sequence[Tool | ToolSchema] = [],
+        tool_choice: Tool | Literal["auto", "required", "none"] = "auto",
+        json_output: bool | type[BaseModel] | None = None,
+        extra_create_args: Mapping[str, Any] = {},
+        cancellation_token: CancellationToken | None = None,
+    ) -> AsyncGenerator[str | CreateResult, None]:
+        result = await self.create(
+            messages,
+            tools=tools,
+            tool_choice=tool_choice,
+            json_output=json_output,
+            extra_create_args=extra_create_args,
+            cancellation_token=cancellation_token,
+        )
+        if isinstance(result.content, str):
+            yield result.content
+        yield result
+
+    async def close(self) -> None:
+        await self.inner.close()
+
+    def actual_usage(self) -> RequestUsage:
+        return self.inner.actual_usage()
+
+    def total_usage(self) -> RequestUsage:
+        return self.inner.total_usage()
+
+    def count_tokens(
+        self, messages: Sequence[LLMMessage], *, tools: Sequence[Tool | ToolSchema] = []
+    ) -> int:
+        return self.inner.count_tokens(messages, tools=tools)
+
+    def remaining_tokens(
+        self, messages: Sequence[LLMMessage], *, tools: Sequence[Tool | ToolSchema] = []
+    ) -> int:
+        return self.inner.remaining_tokens(messages, tools=tools)
+
+    @property
+    def capabilities(self) -> ModelCapabilities:
+        return self.inner.capabilities
+
+    @property
+    def model_info(self) -> ModelInfo:
+        return self.inner.model_info
