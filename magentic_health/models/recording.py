@@ -13,7 +13,7 @@ import hashlib
 import json
 import threading
 import time
-from collections.abc import AsyncGenerator, Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -30,6 +30,7 @@ from autogen_core.models import (
 from autogen_core.tools import Tool, ToolSchema
 from pydantic import BaseModel
 
+from magentic_health.models._stream import WholeReplyStreaming
 from magentic_health.trace import ModelCall
 
 
@@ -130,7 +131,7 @@ def request_digest(
     return "sha256:" + hashlib.sha256(data.encode("utf-8")).hexdigest()
 
 
-class RecordingClient(ChatCompletionClient):
+class RecordingClient(WholeReplyStreaming):
     """Wraps a model client for one agent; records and meters each call during a run."""
 
     def __init__(self, inner: ChatCompletionClient, *, agent: str) -> None:
@@ -174,28 +175,6 @@ class RecordingClient(ChatCompletionClient):
             )
             active.sink(payload, self.agent, _STEP.get())
         return result
-
-    async def create_stream(
-        self,
-        messages: Sequence[LLMMessage],
-        *,
-        tools: Sequence[Tool | ToolSchema] = [],
-        tool_choice: Tool | Literal["auto", "required", "none"] = "auto",
-        json_output: bool | type[BaseModel] | None = None,
-        extra_create_args: Mapping[str, Any] = {},
-        cancellation_token: CancellationToken | None = None,
-    ) -> AsyncGenerator[str | CreateResult, None]:
-        result = await self.create(
-            messages,
-            tools=tools,
-            tool_choice=tool_choice,
-            json_output=json_output,
-            extra_create_args=extra_create_args,
-            cancellation_token=cancellation_token,
-        )
-        if isinstance(result.content, str):
-            yield result.content
-        yield result
 
     async def close(self) -> None:
         await self.inner.close()

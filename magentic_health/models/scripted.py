@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncGenerator, Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from autogen_core import CancellationToken, FunctionCall
 from autogen_core.models import (
-    ChatCompletionClient,
     CreateResult,
     LLMMessage,
     ModelCapabilities,
@@ -26,6 +25,8 @@ from autogen_core.models import (
 )
 from autogen_core.tools import Tool, ToolSchema
 from pydantic import BaseModel
+
+from magentic_health.models._stream import WholeReplyStreaming
 
 SCRIPTED_MODEL_INFO = ModelInfo(
     vision=False,
@@ -76,7 +77,7 @@ def estimate_tokens(text: str) -> int:
     return max(1, (len(text) + 3) // 4)
 
 
-class ScriptedModelClient(ChatCompletionClient):
+class ScriptedModelClient(WholeReplyStreaming):
     """A ``ChatCompletionClient`` whose replies come from ``answer``; see the module doc."""
 
     def __init__(
@@ -136,28 +137,6 @@ class ScriptedModelClient(ChatCompletionClient):
         text = reply.model_dump_json() if isinstance(reply, BaseModel) else reply
         usage = RequestUsage(prompt_tokens=prompt, completion_tokens=estimate_tokens(text))
         return CreateResult(finish_reason="stop", content=text, usage=usage, cached=False)
-
-    async def create_stream(
-        self,
-        messages: Sequence[LLMMessage],
-        *,
-        tools: Sequence[Tool | ToolSchema] = [],
-        tool_choice: Tool | Literal["auto", "required", "none"] = "auto",
-        json_output: bool | type[BaseModel] | None = None,
-        extra_create_args: Mapping[str, Any] = {},
-        cancellation_token: CancellationToken | None = None,
-    ) -> AsyncGenerator[str | CreateResult, None]:
-        result = await self.create(
-            messages,
-            tools=tools,
-            tool_choice=tool_choice,
-            json_output=json_output,
-            extra_create_args=extra_create_args,
-            cancellation_token=cancellation_token,
-        )
-        if isinstance(result.content, str):
-            yield result.content
-        yield result
 
     async def close(self) -> None:
         return None
