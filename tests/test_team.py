@@ -111,7 +111,7 @@ def make_team(tmp_path: Path, specialists: dict[str, Scripted], **kw) -> HealthT
 async def test_a_clean_run_completes_and_its_ledger_verifies(tmp_path: Path) -> None:
     log: list[tuple[str, str]] = []
     specialists = {n: Scripted(n, grounded(n), delay=0.05, log=log) for n in "ABC"}
-    result = await make_team(tmp_path, specialists).run(
+    result = await make_team(tmp_path, specialists).run_case(
         synthetic_case(), ledger_path=tmp_path / "l.jsonl"
     )
     assert result.status == "completed"
@@ -135,7 +135,7 @@ async def test_an_invented_quote_is_retried_then_fails_and_is_never_handed_on(
         "B": Scripted("B", grounded("B")),
         "C": Scripted("C", grounded("C")),
     }
-    result = await make_team(tmp_path, specialists).run(
+    result = await make_team(tmp_path, specialists).run_case(
         synthetic_case(), ledger_path=tmp_path / "l.jsonl"
     )
     events = read_ledger(tmp_path / "l.jsonl").events
@@ -175,7 +175,9 @@ async def test_a_citation_to_a_missing_document_fails_grounding(tmp_path: Path) 
         "B": Scripted("B", ghost),
         "C": Scripted("C", grounded("C")),
     }
-    await make_team(tmp_path, specialists).run(synthetic_case(), ledger_path=tmp_path / "l.jsonl")
+    await make_team(tmp_path, specialists).run_case(
+        synthetic_case(), ledger_path=tmp_path / "l.jsonl"
+    )
     failures = [
         f
         for e in read_ledger(tmp_path / "l.jsonl").events
@@ -190,7 +192,7 @@ async def test_the_turn_limit_ends_the_run_as_partial_without_an_extra_turn(
 ) -> None:
     specialists = {n: Scripted(n, grounded(n)) for n in "ABC"}
     team = make_team(tmp_path, specialists, limits=Limits(max_turns=2))
-    result = await team.run(synthetic_case(), ledger_path=tmp_path / "l.jsonl")
+    result = await team.run_case(synthetic_case(), ledger_path=tmp_path / "l.jsonl")
     events = read_ledger(tmp_path / "l.jsonl").events
     assert [e.type for e in events].count("handoff") == 2
     assert result.status == "partial" and result.limit_hit
@@ -201,7 +203,7 @@ async def test_the_turn_limit_ends_the_run_as_partial_without_an_extra_turn(
 async def test_the_time_limit_ends_the_run_as_partial(tmp_path: Path) -> None:
     specialists = {n: Scripted(n, grounded(n), delay=5) for n in "ABC"}
     team = make_team(tmp_path, specialists, limits=Limits(timeout_s=0.2))
-    result = await team.run(synthetic_case(), ledger_path=tmp_path / "l.jsonl")
+    result = await team.run_case(synthetic_case(), ledger_path=tmp_path / "l.jsonl")
     assert result.status == "failed" and result.limit_hit
     assert "timeout_s=0.2" in (result.reason or "")
     assert verify_ledger(tmp_path / "l.jsonl").ok
@@ -216,7 +218,7 @@ async def test_an_agent_that_raises_fails_its_step_not_the_run(tmp_path: Path) -
         "B": Scripted("B", boom),
         "C": Scripted("C", grounded("C")),
     }
-    result = await make_team(tmp_path, specialists).run(
+    result = await make_team(tmp_path, specialists).run_case(
         synthetic_case(), ledger_path=tmp_path / "l.jsonl"
     )
     events = read_ledger(tmp_path / "l.jsonl").events

@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
+from autogen_core import CancellationToken
+
 from magentic_health.case import Case
 from magentic_health.plan import PlanStep
 from magentic_health.reply import SpecialistReply
@@ -34,6 +36,10 @@ class HandoffRequest:
     attempt: int = 1
     settings: ToolSettings = field(default_factory=ToolSettings)
     """The team configuration's tool settings (remote endpoints, live look-ups)."""
+    orchestrator: str = "Orchestrator"
+    """The facilitator's name: the sender of the hand-off message."""
+    cancellation_token: CancellationToken | None = None
+    """Cancels the agent's model and tool calls when the run is cancelled."""
 
 
 class Specialist(Protocol):

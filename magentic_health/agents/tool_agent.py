@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
-import time
-
 from magentic_health.agents._base import EventSink, HandoffRequest
+from magentic_health.agents._calls import REQUEST_DEPENDENT_TOOLS, call_tool
 from magentic_health.config import AgentConfig
 from magentic_health.reply import Finding, SpecialistReply
-from magentic_health.tools import ToolContext, ToolOutput, ToolSpec, get_tool
-from magentic_health.trace import ToolCall, ToolResult
+from magentic_health.tools import ToolContext, ToolSpec, get_tool
 
 
 class ToolAgent:
@@ -23,43 +20,11 @@ class ToolAgent:
     def name(self) -> str:
         return self.config.name
 
-    async def _call(
-        self, tool: ToolSpec, ctx: ToolContext, request: HandoffRequest, emit: EventSink
-    ) -> ToolOutput:
-        emit(
-            ToolCall(
-                tool=tool.name,
-                arguments={
-                    "case_id": ctx.case.case_id,
-                    "instruction": ctx.instruction,
-                    "upstream": sorted(ctx.upstream),
-                },
-            ),
-            agent=self.name,
-            step=request.step.id,
-        )
-        start = time.perf_counter()
-        try:
-            output = await asyncio.to_thread(tool.run, ctx)
-        except Exception as exc:  # a tool bug must not sink the run: it becomes a gap
-            elapsed = (time.perf_counter() - start) * 1000
-            message = f"{type(exc).__name__}: {exc}"
-            emit(
-                ToolResult(tool=tool.name, output={}, duration_ms=elapsed, error=message),
-                agent=self.name,
-                step=request.step.id,
-            )
-            return ToolOutput(text="", gaps=(f"tool {tool.name} failed ({message})",))
-        emit(
-            ToolResult(
-                tool=tool.name,
-                output=output.model_dump(mode="json"),
-                duration_ms=(time.perf_counter() - start) * 1000,
-            ),
-            agent=self.name,
-            step=request.step.id,
-        )
-        return output
+    @property
+    def reads_request(self) -> bool:
+        """Whether a reply depends on the request's wording (then it is not reused by a
+        follow-up with another request)."""
+        return any(t.name in REQUEST_DEPENDENT_TOOLS for t in self._tools)
 
     async def handle(self, request: HandoffRequest, *, emit: EventSink) -> SpecialistReply:
         ctx = ToolContext(
@@ -74,7 +39,7 @@ class ToolAgent:
         gaps: list[str] = []
         data: dict[str, object] = {}
         for tool in self._tools:
-            output = await self._call(tool, ctx, request, emit)
+            output = await call_tool(tool, ctx, request, emit, agent=self.name)
             if output.text.strip():
                 texts.append(output.text.strip())
             findings += output.findings

@@ -17,6 +17,8 @@ class RunResult(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     run_id: str
+    parent_run: str | None = None
+    """The run this one follows up, if any."""
     case_id: str
     request: str
     status: RunStatus

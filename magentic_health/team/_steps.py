@@ -6,10 +6,13 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from magentic_health.agents import EventSink, HandoffRequest, Specialist
+from autogen_core import CancellationToken
+
+from magentic_health.agents import EventSink, HandoffRequest, ReplyContractError, Specialist
 from magentic_health.case import Case
 from magentic_health.checkpoints import CHECKPOINTS, CheckContext, Verdict
 from magentic_health.config import AgentConfig
+from magentic_health.models import in_step
 from magentic_health.plan import PlanStep
 from magentic_health.planners import StepOutcome
 from magentic_health.reply import SpecialistReply
@@ -51,8 +54,17 @@ class StepRunner:
     take_turn: Callable[[], bool]
     """Claims one turn of the run's budget; False when the turn limit is reached."""
     settings: ToolSettings
+    orchestrator: str = "Orchestrator"
+    cancellation_token: CancellationToken | None = None
 
     async def run(
+        self, step: PlanStep, outcomes: Mapping[str, StepOutcome], *, wave: int
+    ) -> StepOutcome:
+        """Run one step; every model call made inside is attributed to it."""
+        with in_step(step.id):
+            return await self._run(step, outcomes, wave=wave)
+
+    async def _run(
         self, step: PlanStep, outcomes: Mapping[str, StepOutcome], *, wave: int
     ) -> StepOutcome:
         feedback: tuple[str, ...] = ()
@@ -88,7 +100,10 @@ class StepRunner:
                     wave=wave,
                     failures=("the agent raised an error (see the ledger)",),
                 )
-            failures = self._check(step, reply, attempt)
+            if isinstance(reply, ReplyContractError):
+                failures = self._contract_failed(step, reply, attempt)
+            else:
+                failures = self._check(step, reply, attempt)
             if not failures:
                 return StepOutcome(step=step, status="done", reply=reply, wave=wave)
             feedback = failures
@@ -100,7 +115,9 @@ class StepRunner:
         upstream: dict[str, ToolOutput],
         feedback: tuple[str, ...],
         attempt: int,
-    ) -> SpecialistReply | None:
+    ) -> SpecialistReply | ReplyContractError | None:
+        """The agent's reply; a reply that breaks the contract is returned as the error, and
+        an agent that crashes gives None (both recorded in the ledger)."""
         request = HandoffRequest(
             step=step,
             case=self.case,
@@ -109,9 +126,13 @@ class StepRunner:
             feedback=feedback,
             attempt=attempt,
             settings=self.settings,
+            orchestrator=self.orchestrator,
+            cancellation_token=self.cancellation_token,
         )
         try:
             reply = await self.specialists[step.agent].handle(request, emit=self.emit)
+        except ReplyContractError as exc:
+            return exc
         except Exception as exc:  # one agent's crash ends its step, not the run
             self.emit(
                 ErrorEvent(message=f"{type(exc).__name__}: {exc}", kind="agent_error"),
@@ -125,6 +146,18 @@ class StepRunner:
             step=step.id,
         )
         return reply
+
+    def _contract_failed(
+        self, step: PlanStep, error: ReplyContractError, attempt: int
+    ) -> tuple[str, ...]:
+        self.emit(
+            CheckpointEvent(
+                name="contract", passed=False, failures=error.failures, attempt=attempt
+            ),
+            agent=step.agent,
+            step=step.id,
+        )
+        return tuple(f"contract: {f}" for f in error.failures)
 
     def _check(self, step: PlanStep, reply: SpecialistReply, attempt: int) -> tuple[str, ...]:
         failures: list[str] = []

@@ -1,291 +1,330 @@
-"""HealthTeam: the orchestrator loop of DESIGN section 4.
+"""HealthTeam: the tumor-board team as an AutoGen ``Team`` (DESIGN section 4).
 
-triage -> task ledger -> waves of concurrent steps (each verified at checkpoints) ->
-progress ledger after each wave -> re-plan on repeated stalls -> synthesis (verified) ->
-run_finished. Every decision is written to the ledger before it takes effect, and every limit
-ends the run with an explicit status.
+``run(task=...)`` / ``run_stream(task=...)`` answer a request about the team's case (given at
+construction or with ``set_case``) and yield AutoGen messages made from the ledger events as
+they are written, ending with a ``TaskResult``. A second ``run`` on the same case is a
+follow-up: a new ledger whose ``run_started.parent_run`` names the previous run, with the
+verified outcomes so far reused where the same work is planned again. ``run_case`` is the
+same loop for callers that want the ``RunResult`` (the command line).
 """
 
 from __future__ import annotations
 
 import asyncio
-import time
+import contextlib
+import re
+import threading
 import uuid
-from collections.abc import Callable, Mapping
-from datetime import datetime
+from collections.abc import AsyncGenerator, Callable, Mapping, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
-from magentic_health.agents import Specialist, ToolAgent
+from autogen_agentchat.base import TaskResult, Team
+from autogen_agentchat.messages import BaseAgentEvent, BaseChatMessage, TextMessage
+from autogen_core import CancellationToken
+from autogen_core.models import ChatCompletionClient
+
+from magentic_health.agents import Specialist
 from magentic_health.case import Case
-from magentic_health.checkpoints import CheckContext, GroundingCheckpoint
 from magentic_health.config import TeamConfig
-from magentic_health.plan import TaskLedger, Triage
-from magentic_health.planners import (
-    FinalAnswer,
-    Planner,
-    RulePlanner,
-    StepOutcome,
-    plan_waves,
-    ready_steps,
-)
-from magentic_health.reply import Finding, SpecialistReply
-from magentic_health.team._digest import digest, package_versions
+from magentic_health.errors import InputError
+from magentic_health.models import UsageMeter, recording
+from magentic_health.planners import Planner
+from magentic_health.team._build import build_planner, build_specialists
+from magentic_health.team._messages import MessageConverter, TeamMessage
 from magentic_health.team._result import RunResult
-from magentic_health.team._steps import StepRunner
-from magentic_health.trace import (
-    CheckpointEvent,
-    EventPayload,
-    Final,
-    LedgerEvent,
-    LedgerWriter,
-    ProgressLedgerEvent,
-    Replan,
-    RunFinished,
-    RunStarted,
-    RunStatus,
-    TaskLedgerEvent,
-    TriageEvent,
-)
+from magentic_health.team._run import Run, RunSetup
+from magentic_health.team._state import PriorOutcome, TeamState
+from magentic_health.trace import LedgerEvent, LedgerWriter, ModelCall
+
+_SAFE = re.compile(r"[^A-Za-z0-9_.-]+")
+Subscriber = Callable[[LedgerEvent], None]
 
 
-class _LimitReached(Exception):
-    """Internal signal: a run limit ended the loop."""
+def default_ledger_path(case: Case, out_dir: Path, run_id: str) -> Path:
+    """``<out>/<case_id>-<UTC time>-<run id prefix>.jsonl``: unique, sortable, readable."""
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    return out_dir / f"{_SAFE.sub('_', case.case_id)}-{stamp}-{run_id[:8]}.jsonl"
 
 
-class HealthTeam:
-    """A tumor-board team: one facilitator (the loop below) and configured specialists."""
+def _same_case(a: Case | None, b: Case) -> bool:
+    """Whether two cases hold the same patient and documents (the request may differ)."""
+    return a is not None and (a.case_id, a.patient, a.documents, a.images) == (
+        b.case_id,
+        b.patient,
+        b.documents,
+        b.images,
+    )
+
+
+def _task_messages(
+    task: str | BaseChatMessage | Sequence[BaseChatMessage] | None,
+) -> list[BaseChatMessage]:
+    if task is None:
+        return []
+    if isinstance(task, str):
+        return [TextMessage(source="user", content=task)]
+    if isinstance(task, BaseChatMessage):
+        return [task]
+    return list(task)
+
+
+def _stop_reason(result: RunResult) -> str:
+    return result.status + (f": {result.reason}" if result.reason else "")
+
+
+class HealthTeam(Team):
+    """A tumor-board team: the orchestrator loop over configured specialists.
+
+    Offline by default (``RulePlanner`` and tool-only ``ToolAgent``s). With ``model_client``
+    (or ``agent_clients`` per agent name) the specialists are ``LLMAgent``s, each client
+    wrapped in a ``RecordingClient`` so every model call is recorded and metered.
+    """
 
     def __init__(
         self,
         config: TeamConfig,
         *,
         data_dir: Path,
+        case: Case | None = None,
         planner: Planner | None = None,
         specialists: Mapping[str, Specialist] | None = None,
-        model_profile: str = "offline",
+        model_client: ChatCompletionClient | None = None,
+        agent_clients: Mapping[str, ChatCompletionClient] | None = None,
+        model_profile: str | None = None,
+        ledger_dir: Path = Path("ledgers"),
         clock: Callable[[], datetime] | None = None,
-        on_event: Callable[[LedgerEvent], None] | None = None,
+        on_event: Subscriber | None = None,
     ) -> None:
         self.config = config
         self.data_dir = data_dir
-        self.planner: Planner = planner or RulePlanner()
-        self.specialists: Mapping[str, Specialist] = specialists or {
-            a.name: ToolAgent(a) for a in config.specialists
-        }
-        self.model_profile = model_profile
+        self.ledger_dir = ledger_dir
+        clients = dict(agent_clients or {})
+        modelled = model_client is not None or bool(clients)
+        self.specialists: Mapping[str, Specialist] = specialists or build_specialists(
+            config, model_client, clients
+        )
+        self.planner: Planner = planner or build_planner(config, model_client, clients)
+        self.model_profile = model_profile or ("model" if modelled else "offline")
         self._clock = clock
         self._on_event = on_event
+        self._initial_case = case
+        self._state = TeamState(case=case)
+        self._gate = asyncio.Event()
+        self._gate.set()
+        self._running = False
+        self.last_result: RunResult | None = None
 
-    async def run(self, case: Case, *, ledger_path: Path, run_id: str | None = None) -> RunResult:
-        """Run the team on ``case``, writing the ledger to ``ledger_path`` as it goes."""
+    # -- Team: identity -------------------------------------------------------------------
+
+    @property
+    def name(self) -> str:
+        return self.config.team.name
+
+    @property
+    def description(self) -> str:
+        return self.config.facilitator.description
+
+    @property
+    def case(self) -> Case | None:
+        """The case the team works on."""
+        return self._state.case
+
+    def set_case(self, case: Case) -> None:
+        """Work on ``case``; earlier outcomes are kept only if it holds the same documents."""
+        if _same_case(self._state.case, case):
+            self._state = self._state.model_copy(update={"case": case})
+        else:
+            self._state = TeamState(case=case)
+
+    # -- running ----------------------------------------------------------------------------
+
+    async def run_case(
+        self,
+        case: Case,
+        *,
+        ledger_path: Path,
+        run_id: str | None = None,
+        cancellation_token: CancellationToken | None = None,
+        subscriber: Subscriber | None = None,
+    ) -> RunResult:
+        """Run the team on ``case`` (a follow-up if it is the team's case), writing the ledger
+        to ``ledger_path`` as it goes."""
+        if self._running:
+            raise InputError("the team is already running; await the current run first")
+        self.set_case(case)
         run_id = run_id or uuid.uuid4().hex
-        with LedgerWriter(path=ledger_path, run_id=run_id, clock=self._clock) as writer:
-            if self._on_event is not None:
-                writer.subscribe(self._on_event)
-            run = _Run(team=self, case=case, writer=writer, run_id=run_id)
-            return await run.execute()
-
-
-class _Run:
-    """The state of one run: outcomes, counters and the ledger being written."""
-
-    def __init__(self, *, team: HealthTeam, case: Case, writer: LedgerWriter, run_id: str):
-        self.team, self.case, self.writer, self.run_id = team, case, writer, run_id
-        self.config = team.config
-        self.limits = team.config.team.limits
-        self.outcomes: dict[str, StepOutcome] = {}
-        self.turns = 0
-        self.stalls = 0
-        self.replans = 0
-        self.limit_reason: str | None = None
-        self.started = time.perf_counter()
-        self.steps = StepRunner(
-            case=case,
-            data_dir=team.data_dir,
-            agents={a.name: a for a in self.config.agents},
-            specialists=team.specialists,
-            emit=self.emit,
-            max_retries=self.limits.max_agent_retries,
-            take_turn=self._take_turn,
-            settings=self.config.tool_settings,
+        meter = UsageMeter()
+        setup = RunSetup(
+            config=self.config,
+            data_dir=self.data_dir,
+            planner=self.planner,
+            specialists=self.specialists,
+            model_profile=self.model_profile,
+            meter=meter,
+            prior=self._state.outcomes,
+            parent_run=self._state.last_run_id,
+            gate=self._gate,
+            cancellation_token=cancellation_token,
         )
-
-    def emit(
-        self, payload: EventPayload, *, agent: str | None = None, step: str | None = None
-    ) -> None:
-        self.writer.append(payload, agent=agent, step=step)
-
-    def _take_turn(self) -> bool:
-        if self.turns >= self.limits.max_turns:
-            self.limit_reason = f"turn limit reached (max_turns={self.limits.max_turns})"
-            return False
-        self.turns += 1
-        return True
-
-    async def execute(self) -> RunResult:
-        self.emit(
-            RunStarted(
-                case_id=self.case.case_id,
-                case_digest=digest(self.case),
-                config_digest=digest(self.config),
-                config_name=self.config.team.name,
-                model_profile=self.team.model_profile,
-                engine=self.team.planner.engine,
-                request=self.case.request,
-                documents=len(self.case.documents),
-                package_versions=package_versions(),
-            )
-        )
-        facilitator = self.config.facilitator.name
-        triage = await self.team.planner.triage(self.case, self.config)
-        self.emit(TriageEvent(**triage.model_dump()), agent=facilitator)
-        ledger = await self.team.planner.task_ledger(self.case, self.config, triage)
-        self._record_ledger(ledger)
+        self._running = True
         try:
-            async with asyncio.timeout(self.limits.timeout_s):
-                ledger = await self._loop(ledger)
-        except TimeoutError:
-            self.limit_reason = f"time limit reached (timeout_s={self.limits.timeout_s})"
-        except _LimitReached:
-            pass
-        return await self._finish(triage, ledger)
+            with LedgerWriter(path=ledger_path, run_id=run_id, clock=self._clock) as writer:
+                for callback in (self._on_event, subscriber):
+                    if callback is not None:
+                        writer.subscribe(callback)
+                run = Run(setup, case=case, writer=writer, run_id=run_id)
 
-    def _record_ledger(self, ledger: TaskLedger) -> None:
-        waves = plan_waves(ledger.plan, max_parallel=self.limits.max_parallel)
-        self.emit(
-            TaskLedgerEvent(
-                version=ledger.version, facts=ledger.facts, plan=ledger.plan, waves=waves
-            ),
-            agent=self.config.facilitator.name,
+                def record(payload: ModelCall, agent: str, step: str | None) -> None:
+                    writer.append(payload, agent=agent, step=step)
+
+                with recording(record, meter):
+                    result = await run.execute()
+        finally:
+            self._running = False
+        self._remember(case, run, result)
+        return result
+
+    def _remember(self, case: Case, run: Run, result: RunResult) -> None:
+        new = tuple(
+            PriorOutcome(run_id=result.run_id, request=case.request, outcome=o)
+            for o in run.outcomes.values()
+            if o.status == "done" and o.wave > 0  # wave 0: reused from an earlier run
         )
+        state = self._state
+        self._state = state.model_copy(
+            update={
+                "outcomes": (*state.outcomes, *new),
+                "run_ids": (*state.run_ids, result.run_id),
+                "ledger_paths": (*state.ledger_paths, result.ledger_path),
+                "last_counters": run.counters(),
+            }
+        )
+        self.last_result = result
 
-    async def _loop(self, ledger: TaskLedger) -> TaskLedger:
-        wave = 0
-        while True:
-            wave += 1
-            ready = ready_steps(ledger, self.outcomes)[: self.limits.max_parallel]
-            allowed = [s for s in ready if self._take_turn()]
-            if ready and not allowed:
-                raise _LimitReached
-            results = await asyncio.gather(
-                *(self.steps.run(s, self.outcomes, wave=wave) for s in allowed)
+    def _case_for(self, messages: Sequence[BaseChatMessage]) -> Case:
+        case = self._state.case
+        if case is None:
+            raise InputError(
+                "the team has no case: pass case= to HealthTeam(...) or call team.set_case(case)"
             )
-            self.outcomes.update({o.step.id: o for o in results})
-            if not ready and not self._take_turn():  # an idle wave still spends a turn
-                raise _LimitReached
-            progress = await self.team.planner.progress(
-                self.case, self.config, ledger, self.outcomes, wave=wave
-            )
-            stalled = (
-                not progress.is_progress_being_made.answer
-                or progress.is_in_loop.answer
-                or any(o.status == "failed" and o.step.critical for o in results)
-            )
-            self.stalls += int(stalled and not progress.is_request_satisfied.answer)
-            self.emit(
-                ProgressLedgerEvent(wave=wave, stalls=self.stalls, **progress.model_dump()),
-                agent=self.config.facilitator.name,
-            )
-            if progress.is_request_satisfied.answer:
-                return ledger
-            if self.stalls >= self.limits.max_stalls:
-                ledger = await self._replan(ledger)
+        request = "\n".join(m.to_text() for m in messages).strip()
+        return case.with_request(request) if request else case
 
-    async def _replan(self, ledger: TaskLedger) -> TaskLedger:
-        if self.replans >= self.limits.max_replans:
-            self.limit_reason = f"re-plan limit reached (max_replans={self.limits.max_replans})"
-            raise _LimitReached
-        self.replans += 1
-        reason = f"{self.stalls} stalled wave(s)"
-        self.emit(Replan(reason=reason, replans=self.replans), agent=self.config.facilitator.name)
-        self.stalls = 0
-        new = await self.team.planner.replan(
-            self.case, self.config, ledger, self.outcomes, reason=reason
-        )
-        self._record_ledger(new)
-        return new
+    async def run(
+        self,
+        *,
+        task: str | BaseChatMessage | Sequence[BaseChatMessage] | None = None,
+        cancellation_token: CancellationToken | None = None,
+        output_task_messages: bool = True,
+    ) -> TaskResult:
+        """Answer ``task`` (a request about the team's case); see ``run_stream``."""
+        result: TaskResult | None = None
+        async for item in self.run_stream(
+            task=task,
+            cancellation_token=cancellation_token,
+            output_task_messages=output_task_messages,
+        ):
+            if isinstance(item, TaskResult):
+                result = item
+        assert result is not None  # run_stream always ends with a TaskResult
+        return result
 
-    def _verify_final(self, final: FinalAnswer) -> tuple[str, ...]:
-        reply = SpecialistReply(
-            agent=self.config.facilitator.name,
-            text=final.text,
-            findings=tuple(
-                Finding(claim="cited in the final answer", evidence=(ev,)) for ev in final.citations
-            ),
-        )
-        verdict = GroundingCheckpoint().verify(reply, CheckContext(case=self.case, agent=None))
-        self.emit(
-            CheckpointEvent(
-                name="final_grounding", passed=verdict.passed, failures=verdict.failures
-            ),
-            agent=self.config.facilitator.name,
-        )
-        return verdict.failures
+    async def run_stream(
+        self,
+        *,
+        task: str | BaseChatMessage | Sequence[BaseChatMessage] | None = None,
+        cancellation_token: CancellationToken | None = None,
+        output_task_messages: bool = True,
+    ) -> AsyncGenerator[BaseAgentEvent | BaseChatMessage | TaskResult, None]:
+        """Yield the task message(s), then the run's events and messages as they happen, then
+        the ``TaskResult`` (``stop_reason`` is the status and its reason)."""
+        task_messages = _task_messages(task)
+        case = self._case_for(task_messages)
+        messages: list[BaseAgentEvent | BaseChatMessage] = []
+        if output_task_messages:
+            messages += task_messages
+            for message in task_messages:
+                yield message
+        queue: asyncio.Queue[TeamMessage | None] = asyncio.Queue()
+        runner = self._start(case, queue, cancellation_token)
+        try:
+            while (item := await queue.get()) is not None:
+                messages.append(item)
+                yield item
+            result = await runner
+        finally:
+            if not runner.done():
+                runner.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await runner
+        yield TaskResult(messages=messages, stop_reason=_stop_reason(result))
 
-    def _status(self, ledger: TaskLedger, final_failures: tuple[str, ...]) -> RunStatus:
-        done = [o for o in self.outcomes.values() if o.status == "done"]
-        if not done:
-            return "failed"
-        unfinished = len(done) < len(self.outcomes) or any(
-            s.id not in self.outcomes for s in ledger.plan
-        )
-        if self.limit_reason or final_failures or unfinished:
-            return "partial"
-        return "completed"
+    def _start(
+        self,
+        case: Case,
+        queue: asyncio.Queue[TeamMessage | None],
+        cancellation_token: CancellationToken | None,
+    ) -> asyncio.Task[RunResult]:
+        loop = asyncio.get_running_loop()
+        loop_thread = threading.get_ident()
+        converter = MessageConverter(self.config.facilitator.name)
 
-    async def _finish(self, triage: Triage, ledger: TaskLedger) -> RunResult:
-        final = await self.team.planner.synthesize(
-            self.case, self.config, triage, ledger, self.outcomes
-        )
-        final_failures = self._verify_final(final)
-        engine = self.team.planner.engine
-        self.emit(
-            Final(text=final.text, citations=final.citations, engine=engine),
-            agent=self.config.facilitator.name,
-        )
-        status = self._status(ledger, final_failures)
-        failed = sorted(s for s, o in self.outcomes.items() if o.status == "failed")
-        reason = (
-            self.limit_reason
-            or (f"failed steps: {', '.join(failed)}" if failed else None)
-            or ("the final answer failed grounding" if final_failures else None)
-        )
-        usage = {
-            name: {"prompt_tokens": 0, "completion_tokens": 0}
-            for name in (self.config.facilitator.name, *triage.selected)
-        }
-        usage["total"] = {"prompt_tokens": 0, "completion_tokens": 0}
-        duration = (time.perf_counter() - self.started) * 1000
-        self.emit(
-            RunFinished(
-                status=status,
-                gaps=final.gaps,
-                usage=usage,
-                duration_ms=round(duration, 3),
-                reason=reason,
-            ),
-            agent=self.config.facilitator.name,
-        )
-        return RunResult(
-            run_id=self.run_id,
-            case_id=self.case.case_id,
-            request=self.case.request,
-            status=status,
-            reason=reason,
-            limit_hit=self.limit_reason is not None,
-            engine=engine,
-            complexity=triage.complexity,
-            selected=triage.selected,
-            final_text=final.text,
-            citations=final.citations,
-            gaps=final.gaps,
-            ledger_path=str(self.writer.path),
-            usage=usage,
-            duration_ms=duration,
-            tool_data={
-                tool: data
-                for outcome in self.outcomes.values()
-                if outcome.status == "done" and outcome.reply is not None
-                for tool, data in outcome.reply.data.items()
-            },
-        )
+        def put(item: TeamMessage | None) -> None:
+            if threading.get_ident() == loop_thread:
+                queue.put_nowait(item)
+            else:
+                loop.call_soon_threadsafe(queue.put_nowait, item)
+
+        def on_event(event: LedgerEvent) -> None:
+            for message in converter.convert(event):
+                put(message)
+
+        async def go() -> RunResult:
+            run_id = uuid.uuid4().hex
+            try:
+                return await self.run_case(
+                    case,
+                    ledger_path=default_ledger_path(case, self.ledger_dir, run_id),
+                    run_id=run_id,
+                    cancellation_token=cancellation_token,
+                    subscriber=on_event,
+                )
+            finally:
+                put(None)
+
+        runner = asyncio.create_task(go())
+        if cancellation_token is not None:
+            cancellation_token.link_future(runner)
+        return runner
+
+    # -- Team: control and state --------------------------------------------------------------
+
+    async def reset(self) -> None:
+        """Forget every run: outcomes, run ids, counters; the construction-time case stays."""
+        if self._running:
+            raise InputError("the team is running; reset it after the run ends")
+        self._state = TeamState(case=self._initial_case)
+        self.last_result = None
+        self._gate.set()
+
+    async def pause(self) -> None:
+        """Hold the run before its next wave (steps already handed off finish); time paused
+        does not count toward ``timeout_s``."""
+        self._gate.clear()
+
+    async def resume(self) -> None:
+        """Let a paused run go on."""
+        self._gate.set()
+
+    async def save_state(self) -> Mapping[str, Any]:
+        """The case, the verified outcomes so far, the run ids, ledger paths and the last
+        run's counters, as JSON-compatible data."""
+        return self._state.model_dump(mode="json")
+
+    async def load_state(self, state: Mapping[str, Any]) -> None:
+        """Continue from ``save_state`` output: the next run is a follow-up of the last one."""
+        if self._running:
+            raise InputError("the team is running; load state after the run ends")
+        self._state = TeamState.model_validate(dict(state))

@@ -1,0 +1,173 @@
+"""The model-driven specialist: an AutoGen ``AssistantAgent`` with the agent's tools and the
+reply contract (DESIGN section 5).
+
+Call economy: the agent's argument-free tools run before the hand-off and their outputs are
+part of the hand-off message, so a specialist normally answers in one model call; tools that
+take arguments from the model (``search_notes(query)``) are offered as function tools. Each
+hand-off builds a fresh ``AssistantAgent`` whose conversation is ``[system, user]`` (plus tool
+calls and results), which every strict chat template accepts. A reply that breaks the contract
+raises ``ReplyContractError``; the orchestrator records it as a failed ``contract`` checkpoint.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Coroutine
+from typing import Annotated, Any
+
+from autogen_agentchat.agents import AssistantAgent
+from autogen_agentchat.messages import BaseChatMessage, StructuredMessage, TextMessage
+from autogen_core import CancellationToken
+from autogen_core.models import ChatCompletionClient
+from autogen_core.tools import FunctionTool
+from pydantic import ValidationError
+
+from magentic_health.agents._base import EventSink, HandoffRequest
+from magentic_health.agents._calls import REQUEST_DEPENDENT_TOOLS, call_tool
+from magentic_health.agents._contract import (
+    CONTRACT_PROMPT,
+    ReplyContract,
+    ReplyContractError,
+    describe_validation,
+    parse_contract,
+    to_findings,
+)
+from magentic_health.agents._handoff import handoff_message, render_output
+from magentic_health.config import AgentConfig
+from magentic_health.models import RecordingClient
+from magentic_health.reply import SpecialistReply
+from magentic_health.tools import ToolContext, ToolOutput, ToolSpec, get_tool
+
+ARGUMENT_TOOLS: dict[str, str] = {
+    "search_notes": "Words or phrases to search the case documents for.",
+}
+"""Tools the model calls with an argument (``query``), by name and the argument's meaning; the
+other tools run before the hand-off."""
+
+Query = Annotated[str, ARGUMENT_TOOLS["search_notes"]]
+
+
+def _error_failures(exc: Exception) -> tuple[str, ...]:
+    if isinstance(exc, ReplyContractError):
+        return exc.failures
+    if isinstance(exc, ValidationError):
+        return tuple(f"the reply does not fit the contract: {f}" for f in describe_validation(exc))
+    return (f"the agent raised {type(exc).__name__}: {str(exc)[:200]}",)
+
+
+class LLMAgent:
+    """A specialist driven by a language model through an AutoGen ``AssistantAgent``."""
+
+    def __init__(
+        self,
+        config: AgentConfig,
+        *,
+        model_client: ChatCompletionClient,
+        tools: list[ToolSpec] | None = None,
+        structured_output: bool | None = None,
+        max_tool_iterations: int = 2,
+    ) -> None:
+        self.config = config
+        self.client = (
+            model_client
+            if isinstance(model_client, RecordingClient)
+            else RecordingClient(model_client, agent=config.name)
+        )
+        self._tools = tools if tools is not None else [get_tool(t) for t in config.tools]
+        info = self.client.model_info
+        self._structured = (
+            bool(info.get("structured_output", False))
+            if structured_output is None
+            else structured_output
+        )
+        self._max_tool_iterations = max_tool_iterations
+        self.system_message = f"{config.instructions.strip()}\n\n{CONTRACT_PROMPT}"
+
+    @property
+    def name(self) -> str:
+        return self.config.name
+
+    @property
+    def reads_request(self) -> bool:
+        """Whether a reply depends on the request's wording (its pre-run tools read it)."""
+        return any(
+            t.name in REQUEST_DEPENDENT_TOOLS and t.name not in ARGUMENT_TOOLS for t in self._tools
+        )
+
+    def _context(self, request: HandoffRequest, instruction: str) -> ToolContext:
+        return ToolContext(
+            case=request.case,
+            instruction=instruction,
+            data_dir=request.data_dir,
+            upstream=request.upstream,
+            settings=request.settings,
+        )
+
+    def _function_tool(
+        self, spec: ToolSpec, request: HandoffRequest, emit: EventSink, used: dict[str, ToolOutput]
+    ) -> FunctionTool:
+        async def run(query: Query) -> str:
+            ctx = self._context(request, query)
+            output = await call_tool(
+                spec, ctx, request, emit, agent=self.name, arguments={"query": query}
+            )
+            used[spec.name] = output
+            return render_output(spec.name, output)
+
+        return FunctionTool(run, description=spec.description, name=spec.name)
+
+    async def handle(self, request: HandoffRequest, *, emit: EventSink) -> SpecialistReply:
+        grounding: dict[str, ToolOutput] = {}
+        for spec in self._tools:
+            if spec.name not in ARGUMENT_TOOLS:
+                ctx = self._context(request, request.case.request)
+                grounding[spec.name] = await call_tool(spec, ctx, request, emit, agent=self.name)
+        used: dict[str, ToolOutput] = {}
+        agent = AssistantAgent(
+            self.name,
+            model_client=self.client,
+            system_message=self.system_message,
+            tools=[
+                self._function_tool(s, request, emit, used)
+                for s in self._tools
+                if s.name in ARGUMENT_TOOLS
+            ],
+            reflect_on_tool_use=True,
+            max_tool_iterations=self._max_tool_iterations,
+            output_content_type=ReplyContract if self._structured else None,
+        )
+        message = TextMessage(
+            content=handoff_message(request, grounding), source=request.orchestrator
+        )
+        token = request.cancellation_token or CancellationToken()
+        contract = await _answer(lambda: agent.on_messages([message], token))
+        outputs = {**grounding, **used}
+        return SpecialistReply(
+            agent=self.name,
+            text=contract.text,
+            findings=to_findings(contract),
+            gaps=tuple(dict.fromkeys(g for g in contract.gaps if g.strip())),
+            data={name: out.data for name, out in outputs.items()},
+            tools_used=tuple(outputs),
+        )
+
+
+async def _answer(ask: Callable[[], Coroutine[Any, Any, Any]]) -> ReplyContract:
+    """The agent's final message read as a ``ReplyContract``; anything else is a contract
+    failure (cancellation still propagates)."""
+    try:
+        response = await ask()
+        return _read(response.chat_message)
+    except asyncio.CancelledError:
+        raise
+    except Exception as exc:
+        raise ReplyContractError(_error_failures(exc)) from exc
+
+
+def _read(message: BaseChatMessage) -> ReplyContract:
+    if isinstance(message, StructuredMessage) and isinstance(message.content, ReplyContract):
+        return message.content
+    content = getattr(message, "content", None)
+    if isinstance(content, str):
+        return parse_contract(content)
+    raise ReplyContractError((f"the reply is a {type(message).__name__}, not the reply contract",))
