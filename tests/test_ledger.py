@@ -416,7 +416,7 @@ def test_truncated_last_line_is_reported_and_the_rest_verifies(ledger_path: Path
         file.write(partial)
     ledger = read_ledger(ledger_path)
     assert len(ledger.events) == len(full)
-    assert ledger.truncated_tail is not None and ledger.truncated_tail.startswith('{"v": 1')
+    assert ledger.truncated_tail is not None and ledger.truncated_tail.startswith('{"v":1,"seq":')
     result = verify_ledger(ledger_path)
     assert (result.ok, result.events, result.truncated_tail) == (True, len(full), True)
 

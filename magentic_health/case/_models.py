@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 DocumentKind = Literal["note", "report", "fhir"]
 
@@ -66,8 +67,6 @@ class Case(BaseModel):
     warnings: tuple[str, ...] = ()
     """What the loader skipped or repaired, e.g. a duplicated FHIR resource."""
 
-    _by_id: dict[str, Document] = PrivateAttr(default_factory=dict)
-
     @model_validator(mode="after")
     def _ids_unique(self) -> Case:
         seen: set[str] = set()
@@ -79,9 +78,11 @@ class Case(BaseModel):
 
     def document(self, doc_id: str) -> Document | None:
         """The document with this id, or None."""
-        if not self._by_id:
-            self._by_id.update((doc.id, doc) for doc in self.documents)
         return self._by_id.get(doc_id)
+
+    @functools.cached_property
+    def _by_id(self) -> dict[str, Document]:
+        return {doc.id: doc for doc in self.documents}
 
     def with_request(self, request: str) -> Case:
         """The same case asked a different question."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 
 from magentic_health.checkpoints._base import CheckContext, Verdict
@@ -10,8 +11,11 @@ from magentic_health.reply import SpecialistReply
 _SPACE = re.compile(r"\s+")
 
 
+@functools.lru_cache(maxsize=4096)
 def fold(text: str) -> str:
-    """Whitespace collapsed and case folded, the form in which quotes are compared."""
+    """Whitespace collapsed and case folded, the form in which quotes are compared.
+
+    Cached: every quote of a run is checked against the same few documents."""
     return _SPACE.sub(" ", text).strip().casefold()
 
 

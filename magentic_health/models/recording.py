@@ -9,6 +9,7 @@ run's ``UsageMeter`` so token budgets see the orchestrator's own usage too.
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import json
 import threading
@@ -100,11 +101,16 @@ def in_step(step: str | None) -> Iterator[None]:
         _STEP.reset(token)
 
 
+@functools.lru_cache(maxsize=256)
+def _schema(model: type[BaseModel]) -> dict[str, Any]:
+    return model.model_json_schema()
+
+
 def _jsonable(value: Any) -> Any:
     if isinstance(value, BaseModel):
         return value.model_dump(mode="json")
     if isinstance(value, type) and issubclass(value, BaseModel):
-        return {"schema": value.__name__, "json_schema": value.model_json_schema()}
+        return {"schema": value.__name__, "json_schema": _schema(value)}
     if isinstance(value, list | tuple):
         return [_jsonable(v) for v in value]
     if isinstance(value, dict):

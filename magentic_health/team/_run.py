@@ -25,7 +25,7 @@ from magentic_health.models import UsageMeter
 from magentic_health.plan import TaskLedger, Triage
 from magentic_health.planners import FinalAnswer, Planner, StepOutcome, plan_waves, ready_steps
 from magentic_health.reply import Finding, SpecialistReply
-from magentic_health.team._digest import digest, package_versions
+from magentic_health.team._digest import case_digest, digest, package_versions
 from magentic_health.team._followup import reuse_prior
 from magentic_health.team._result import RunResult
 from magentic_health.team._state import PriorOutcome, RunCounters
@@ -128,7 +128,7 @@ class Run:
     def _run_started(self) -> RunStarted:
         return RunStarted(
             case_id=self.case.case_id,
-            case_digest=digest(self.case),
+            case_digest=case_digest(self.case),
             config_digest=digest(self.config),
             config_name=self.config.team.name,
             model_profile=self.setup.model_profile,

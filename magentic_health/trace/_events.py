@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, TypeAdapter
 
 from magentic_health.config import Complexity
 from magentic_health.plan import BoolAnswer, Exclusion, Facts, NextAnswer, PlanStep
@@ -194,7 +194,28 @@ class LedgerEvent(BaseModel):
     data: dict[str, Any]
     prev_hash: str
     hash: str
+    _payload: Any = PrivateAttr(default=None)
+    """The typed payload this event was written from, when known (saves re-validating)."""
 
     def payload(self) -> EventPayload:
         """The typed payload of this event."""
+        if self._payload is not None:
+            known: EventPayload = self._payload
+            return known
         return EVENT_ADAPTER.validate_python({"type": self.type, **self.data})
+
+    def __eq__(self, other: object) -> bool:
+        """Events are equal when their envelopes are (the payload cache does not count)."""
+        if not isinstance(other, LedgerEvent):
+            return NotImplemented
+        return self.__dict__ == other.__dict__
+
+    def __hash__(self) -> int:
+        return hash(self.hash)
+
+    @classmethod
+    def written(cls, envelope: dict[str, Any], payload: EventPayload) -> LedgerEvent:
+        """An event the writer built itself from ``payload`` (trusted: not re-validated)."""
+        event = cls.model_construct(**envelope)
+        event._payload = payload
+        return event

@@ -31,6 +31,46 @@ def canonical_json(obj: Mapping[str, Any]) -> str:
     )
 
 
+def encode_event(
+    *,
+    prev_hash: str,
+    seq: int,
+    ts: str,
+    run_id: str,
+    type_: str,
+    agent: str | None,
+    step: str | None,
+    data: Mapping[str, Any],
+) -> tuple[str, str]:
+    """The event's hash and its line, encoding ``data`` (the large part) once.
+
+    The hash is taken over the canonical JSON of the envelope (keys sorted, as
+    ``compute_hash`` does); the line shows the same encoded parts in reading order."""
+    body = canonical_json(data)
+    small = {
+        "v": 1,
+        "seq": seq,
+        "ts": ts,
+        "run_id": run_id,
+        "type": type_,
+        "agent": agent,
+        "step": step,
+        "data": None,
+        "prev_hash": prev_hash,
+    }
+    # ``"data":null`` can only occur as the key: quotes inside encoded strings are escaped
+    canonical = json.dumps(
+        small, sort_keys=True, separators=(",", ":"), ensure_ascii=False
+    ).replace('"data":null', f'"data":{body}', 1)
+    digest = hashlib.sha256((prev_hash + canonical).encode("utf-8")).hexdigest()
+    small["hash"] = digest
+    line = json.dumps(small, separators=(",", ":"), ensure_ascii=False).replace(
+        '"data":null', f'"data":{body}', 1
+    )
+    line += "\n"
+    return digest, line
+
+
 def compute_hash(prev_hash: str, event: Mapping[str, Any]) -> str:
     """The ``hash`` of an event: sha256 hex of ``prev_hash`` followed by the canonical JSON of
     the event without its ``hash`` key."""
@@ -124,23 +164,34 @@ class LedgerWriter:
         with self._lock:
             if self._file is None:
                 raise ValueError(f"ledger {str(self._path)!r} is closed")
+            ts = format_ts(self._clock())
+            prev = self._last_hash
+            digest, line = encode_event(
+                prev_hash=prev,
+                seq=self._seq,
+                ts=ts,
+                run_id=self._run_id,
+                type_=payload.type,
+                agent=agent,
+                step=step,
+                data=data,
+            )
+            self._write(self._file, line.encode("utf-8"))
             envelope: dict[str, Any] = {
                 "v": 1,
                 "seq": self._seq,
-                "ts": format_ts(self._clock()),
+                "ts": ts,
                 "run_id": self._run_id,
                 "type": payload.type,
                 "agent": agent,
                 "step": step,
                 "data": data,
-                "prev_hash": self._last_hash,
+                "prev_hash": prev,
+                "hash": digest,
             }
-            envelope["hash"] = compute_hash(self._last_hash, envelope)
-            event = LedgerEvent.model_validate(envelope)
-            line = json.dumps(envelope, ensure_ascii=False, allow_nan=False) + "\n"
-            self._write(self._file, line.encode("utf-8"))
+            event = LedgerEvent.written(envelope, payload)
             self._seq += 1
-            self._last_hash = envelope["hash"]
+            self._last_hash = digest
             for callback in tuple(self._subscribers):
                 callback(event)
         return event
