@@ -7,6 +7,7 @@ from magentic_health.agents._contract import (
     ReplyContractError,
     parse_contract,
 )
+from magentic_health.agents._handoff import render_output
 from magentic_health.agents.llm_agent import ARGUMENT_TOOLS, LLMAgent
 from magentic_health.agents.tool_agent import ToolAgent
 
@@ -21,4 +22,5 @@ __all__ = [
     "Specialist",
     "ToolAgent",
     "parse_contract",
+    "render_output",
 ]
