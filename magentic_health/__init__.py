@@ -17,7 +17,7 @@ from magentic_health.errors import (
     LimitError,
     MagenticHealthError,
 )
-from magentic_health.planners import Planner, RulePlanner
+from magentic_health.planners import LLMPlanner, Planner, RulePlanner
 from magentic_health.reply import Evidence, Finding, SpecialistReply
 from magentic_health.team import HealthTeam, RunResult
 from magentic_health.trace import LedgerEvent, read_ledger, verify_ledger
@@ -33,6 +33,7 @@ __all__ = [
     "Finding",
     "HealthTeam",
     "InputError",
+    "LLMPlanner",
     "LedgerError",
     "LedgerEvent",
     "LimitError",

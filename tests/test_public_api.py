@@ -15,6 +15,7 @@ PUBLIC = {
     "Finding",
     "HealthTeam",
     "InputError",
+    "LLMPlanner",
     "LedgerError",
     "LedgerEvent",
     "LimitError",

@@ -25,6 +25,7 @@ from autogen_agentchat.messages import BaseAgentEvent, BaseChatMessage, TextMess
 from autogen_core import CancellationToken
 from autogen_core.models import ChatCompletionClient
 
+from magentic_health._data import resolve_data_dir
 from magentic_health.agents import Specialist
 from magentic_health.case import Case
 from magentic_health.config import TeamConfig
@@ -86,7 +87,7 @@ class HealthTeam(Team):
         self,
         config: TeamConfig,
         *,
-        data_dir: Path,
+        data_dir: Path | None = None,
         case: Case | None = None,
         planner: Planner | None = None,
         specialists: Mapping[str, Specialist] | None = None,
@@ -98,7 +99,7 @@ class HealthTeam(Team):
         on_event: Subscriber | None = None,
     ) -> None:
         self.config = config
-        self.data_dir = data_dir
+        self.data_dir = data_dir if data_dir is not None else resolve_data_dir()
         self.ledger_dir = ledger_dir
         clients = dict(agent_clients or {})
         modelled = model_client is not None or bool(clients)
