@@ -13,13 +13,14 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Coroutine
+from contextvars import ContextVar
 from typing import Annotated, Any
 
 from autogen_agentchat.agents import AssistantAgent
 from autogen_agentchat.messages import BaseChatMessage, StructuredMessage, TextMessage
 from autogen_core import CancellationToken
 from autogen_core.models import ChatCompletionClient
-from autogen_core.tools import FunctionTool
+from autogen_core.tools import BaseTool, FunctionTool
 from pydantic import ValidationError
 
 from magentic_health.agents._base import EventSink, HandoffRequest
@@ -82,6 +83,10 @@ class LLMAgent:
         )
         self._max_tool_iterations = max_tool_iterations
         self.system_message = f"{config.instructions.strip()}\n\n{CONTRACT_PROMPT}"
+        # built once (their schemas are costly); each call reads the current hand-off
+        self._function_tools: list[BaseTool[Any, Any]] = [
+            self._function_tool(s) for s in self._tools if s.name in ARGUMENT_TOOLS
+        ]
 
     @property
     def name(self) -> str:
@@ -103,10 +108,9 @@ class LLMAgent:
             settings=request.settings,
         )
 
-    def _function_tool(
-        self, spec: ToolSpec, request: HandoffRequest, emit: EventSink, used: dict[str, ToolOutput]
-    ) -> FunctionTool:
+    def _function_tool(self, spec: ToolSpec) -> FunctionTool:
         async def run(query: Query) -> str:
+            request, emit, used = _CURRENT.get()
             ctx = self._context(request, query)
             output = await call_tool(
                 spec, ctx, request, emit, agent=self.name, arguments={"query": query}
@@ -127,11 +131,7 @@ class LLMAgent:
             self.name,
             model_client=self.client,
             system_message=self.system_message,
-            tools=[
-                self._function_tool(s, request, emit, used)
-                for s in self._tools
-                if s.name in ARGUMENT_TOOLS
-            ],
+            tools=list(self._function_tools),
             reflect_on_tool_use=True,
             max_tool_iterations=self._max_tool_iterations,
             output_content_type=ReplyContract if self._structured else None,
@@ -140,6 +140,7 @@ class LLMAgent:
             content=handoff_message(request, grounding), source=request.orchestrator
         )
         token = request.cancellation_token or CancellationToken()
+        _CURRENT.set((request, emit, used))  # this task's context: concurrent steps do not mix
         contract = await _answer(lambda: agent.on_messages([message], token))
         outputs = {**grounding, **used}
         return SpecialistReply(
@@ -150,6 +151,12 @@ class LLMAgent:
             data={name: out.data for name, out in outputs.items()},
             tools_used=tuple(outputs),
         )
+
+
+_CURRENT: ContextVar[tuple[HandoffRequest, EventSink, dict[str, ToolOutput]]] = ContextVar(
+    "magentic_health_handoff"
+)
+"""The hand-off being answered, for the agent's function tools (set per step task)."""
 
 
 async def _answer(ask: Callable[[], Coroutine[Any, Any, Any]]) -> ReplyContract:

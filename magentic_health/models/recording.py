@@ -127,14 +127,33 @@ def request_digest(
     tools: Sequence[Tool | ToolSchema] = (),
     json_output: bool | type[BaseModel] | None = None,
 ) -> str:
-    """sha256 of the request's canonical JSON: what ``rerun`` matches recorded calls by."""
-    body = {
-        "messages": [_jsonable(m) for m in messages],
-        "tools": [_jsonable(t) for t in tools],
-        "json_output": _jsonable(json_output),
-    }
-    data = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return "sha256:" + hashlib.sha256(data.encode("utf-8")).hexdigest()
+    """sha256 over the request's messages, tools and output schema, each in a stable JSON form:
+    what ``rerun`` matches recorded calls by."""
+    digest = hashlib.sha256()
+    for message in messages:
+        if isinstance(message, BaseModel):  # every LLMMessage: serialised in Rust, field order
+            digest.update(message.model_dump_json().encode("utf-8"))
+        else:
+            digest.update(json.dumps(_jsonable(message), sort_keys=True).encode("utf-8"))
+        digest.update(b"\n")
+    rest = {"tools": [_tool_schema(t) for t in tools], "json_output": _jsonable(json_output)}
+    digest.update(json.dumps(rest, sort_keys=True, separators=(",", ":")).encode("utf-8"))
+    return "sha256:" + digest.hexdigest()
+
+
+_TOOL_SCHEMAS: dict[int, tuple[Any, Any]] = {}
+
+
+def _tool_schema(tool: Tool | ToolSchema) -> Any:
+    """A tool's schema, remembered per tool object (agents keep their tools for their life)."""
+    known = _TOOL_SCHEMAS.get(id(tool))
+    if known is not None and known[0] is tool:
+        return known[1]
+    schema = _jsonable(tool)
+    if len(_TOOL_SCHEMAS) >= 256:
+        _TOOL_SCHEMAS.pop(next(iter(_TOOL_SCHEMAS)))
+    _TOOL_SCHEMAS[id(tool)] = (tool, schema)
+    return schema
 
 
 class RecordingClient(WholeReplyStreaming):
