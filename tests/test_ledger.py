@@ -487,3 +487,30 @@ def test_trace_exports() -> None:
         *("ToolResult", "AgentReply", "CheckpointEvent", "ProgressLedgerEvent", "Replan"),
         *("Final", "RunFinished", "ErrorEvent", "EventPayload", "RunStatus"),
     }
+
+
+def test_the_fast_payload_dump_equals_pydantics() -> None:
+    """Fields already holding JSON data skip pydantic's walk; the result must not change."""
+    from magentic_health.trace import ModelCall, ToolCall, ToolResult
+    from magentic_health.trace._writer import payload_data
+
+    payloads = [
+        ToolResult(
+            tool="patient_status",
+            duration_ms=1.5,
+            output={
+                "text": "Größe",
+                "findings": [{"claim": "c", "evidence": []}],
+                "data": {"n": 1, "x": None, "f": 0.5},
+            },
+        ),
+        ModelCall(
+            request_digest="sha256:ab",
+            latency_ms=2.0,
+            response={"finish_reason": "stop", "content": '{"a": [1, 2]}'},
+            usage={"prompt_tokens": 3, "completion_tokens": 4},
+        ),
+        ToolCall(tool="search_notes", arguments={"query": "KRAS", "upstream": ["a", "b"]}),
+    ]
+    for payload in payloads:
+        assert payload_data(payload) == payload.model_dump(mode="json", exclude={"type"})

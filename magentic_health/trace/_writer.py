@@ -8,6 +8,7 @@ to the same writer, so what people see and what the ledger holds are the same ev
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import json
 import os
@@ -17,6 +18,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
 from typing import Any, BinaryIO
+
+from pydantic import BaseModel
 
 from magentic_health.errors import LedgerError
 from magentic_health.trace._events import GENESIS_HASH, EventPayload, LedgerEvent
@@ -29,6 +32,22 @@ def canonical_json(obj: Mapping[str, Any]) -> str:
     return json.dumps(
         obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
     )
+
+
+@functools.cache
+def _raw_fields(cls: type[BaseModel]) -> frozenset[str]:
+    """Fields typed ``dict[str, Any]``: they already hold JSON data (tool outputs, model
+    responses), which pydantic would otherwise walk value by value."""
+    return frozenset(n for n, f in cls.model_fields.items() if f.annotation == dict[str, Any])
+
+
+def payload_data(payload: EventPayload) -> dict[str, Any]:
+    """The ``data`` of an event: the payload as JSON data, without its ``type`` tag."""
+    raw = _raw_fields(type(payload))
+    data = payload.model_dump(mode="json", exclude={"type", *raw})
+    for name in raw:
+        data[name] = getattr(payload, name)
+    return data
 
 
 def encode_event(
@@ -160,7 +179,7 @@ class LedgerWriter:
         self, payload: EventPayload, *, agent: str | None = None, step: str | None = None
     ) -> LedgerEvent:
         """Write one event and return it; the line is flushed before this returns."""
-        data = payload.model_dump(mode="json", exclude={"type"})
+        data = payload_data(payload)
         with self._lock:
             if self._file is None:
                 raise ValueError(f"ledger {str(self._path)!r} is closed")
