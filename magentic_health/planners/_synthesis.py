@@ -70,7 +70,9 @@ def _replies(ledger: TaskLedger, outcomes: Mapping[str, StepOutcome]) -> list[Sp
     ]
 
 
-def _gaps(ledger: TaskLedger, outcomes: Mapping[str, StepOutcome]) -> list[str]:
+def gaps_of(ledger: TaskLedger, outcomes: Mapping[str, StepOutcome]) -> list[str]:
+    """Failed and unrun steps, then the specialists' own gaps, each once (shared by both
+    planners' syntheses)."""
     gaps: list[str] = []
     for sid, outcome in sorted(outcomes.items()):
         if outcome.status == "failed":
@@ -118,7 +120,7 @@ def synthesize(
     else:
         for reply in replies:
             lines += [f"## {reply.agent}", "", reply.text.strip(), ""]
-    gaps = _gaps(ledger, outcomes)
+    gaps = gaps_of(ledger, outcomes)
     # the report lists the specialists' own gaps; what it cannot know is which steps failed
     shown = [g for g in gaps if g.startswith("Step ")] if report is not None else gaps
     if shown:

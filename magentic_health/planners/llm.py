@@ -53,7 +53,7 @@ from magentic_health.planners._llm_checks import (
 )
 from magentic_health.planners._llm_prompts import Prompt, load_prompt
 from magentic_health.planners._protocol import FinalAnswer, Planner, StepOutcome
-from magentic_health.planners._synthesis import DISCLAIMER, _gaps
+from magentic_health.planners._synthesis import DISCLAIMER, gaps_of
 from magentic_health.planners.rule import RulePlanner
 from magentic_health.reply import Evidence
 
@@ -355,7 +355,7 @@ class LLMPlanner:
         outcomes: Mapping[str, StepOutcome],
     ) -> FinalAnswer:
         """One model call; only citations found verbatim in the case are kept."""
-        gaps = _gaps(ledger, outcomes)
+        gaps = gaps_of(ledger, outcomes)
         prompt = load_prompt("synthesis")
         text = prompt.render(
             case_id=case.case_id,
