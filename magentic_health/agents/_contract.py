@@ -11,9 +11,9 @@ from __future__ import annotations
 import json
 import re
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError
 
-from magentic_health.reply import Evidence, Finding
+from magentic_health.reply import Finding
 
 
 class ReplyContractError(Exception):
@@ -98,7 +98,6 @@ def to_findings(contract: ReplyContract) -> tuple[Finding, ...]:
     """The contract's findings as ``Finding``; a finding without evidence or with an empty
     claim, doc_id or quote is a contract failure."""
     failures: list[str] = []
-    findings: list[Finding] = []
     for i, item in enumerate(contract.findings):
         if not item.claim.strip():
             failures.append(f"findings[{i}] has an empty claim")
@@ -107,9 +106,10 @@ def to_findings(contract: ReplyContract) -> tuple[Finding, ...]:
         for j, ev in enumerate(item.evidence):
             if not ev.doc_id.strip() or not ev.quote.strip():
                 failures.append(f"findings[{i}].evidence[{j}] needs a doc_id and a quote")
-        if not failures:
-            evidence = tuple(Evidence(doc_id=e.doc_id, quote=e.quote) for e in item.evidence)
-            findings.append(Finding(claim=item.claim, evidence=evidence))
     if failures:
         raise ReplyContractError(tuple(failures))
-    return tuple(findings)
+    # the contract has the shape of our findings: one validation builds them all
+    return _FINDINGS.validate_python(contract.model_dump(include={"findings"})["findings"])
+
+
+_FINDINGS: TypeAdapter[tuple[Finding, ...]] = TypeAdapter(tuple[Finding, ...])
