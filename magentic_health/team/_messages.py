@@ -135,7 +135,8 @@ class MessageConverter:
                 prompt_tokens=int(tokens.get("prompt_tokens", 0)),
                 completion_tokens=int(tokens.get("completion_tokens", 0)),
             )
-        message: HealthEvent = kind(
+        # built from a recorded event, so trusted: constructed without re-validating its data
+        message: HealthEvent = kind.model_construct(
             source=source,
             event_type=event.type,
             seq=event.seq,

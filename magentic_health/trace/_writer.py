@@ -14,6 +14,7 @@ import json
 import os
 import threading
 from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
@@ -48,6 +49,17 @@ def payload_data(payload: EventPayload) -> dict[str, Any]:
     for name in raw:
         data[name] = getattr(payload, name)
     return data
+
+
+_SYNCER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ledger-sync")
+
+
+def _sync_and_close(file: BinaryIO) -> None:
+    try:
+        with contextlib.suppress(OSError):
+            os.fsync(file.fileno())
+    finally:
+        file.close()
 
 
 def encode_event(
@@ -230,16 +242,21 @@ class LedgerWriter:
             raise LedgerError(f"cannot write ledger {str(self._path)!r}: {exc.strerror}") from exc
 
     def close(self) -> None:
-        """Flush, sync to disk once, and close; closing twice is harmless."""
+        """Flush and close; closing twice is harmless.
+
+        Every line is already flushed to the operating system, so a killed process loses
+        nothing; the one sync to disk (against power loss) runs on a background thread that
+        Python joins at exit, so it does not hold up the end of a run."""
         with self._lock:
             if self._file is None:
                 return
             file, self._file = self._file, None
             try:
                 file.flush()
-                os.fsync(file.fileno())
-            finally:
+            except OSError:
                 file.close()
+                raise
+            _SYNCER.submit(_sync_and_close, file)
 
     def __enter__(self) -> LedgerWriter:
         return self
