@@ -18,7 +18,7 @@ from magentic_health.reply import Evidence
 from magentic_health.tools._fhir_parse import FhirView, Field, best_value, name_of, plain_display
 from magentic_health.tools._status_grade import fhir_grade
 from magentic_health.tools._status_markers import fhir_marker
-from magentic_health.tools._status_mentions import REPORT_WEIGHT, Mention
+from magentic_health.tools._status_mentions import REPORT_WEIGHT, Mention, Mentions
 from magentic_health.tools._vocab import (
     CANCER,
     STAGE_GROUP,
@@ -28,8 +28,6 @@ from magentic_health.tools._vocab import (
     specific_histology,
     stage_base,
 )
-
-Mentions = dict[str, list[Mention]]
 
 _TNM_SUFFIX = re.compile(r",?\s*TNM stage \w+$", re.I)
 _SUSPECTED = re.compile(r"suspected|history of|at risk", re.I)

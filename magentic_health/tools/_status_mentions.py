@@ -47,6 +47,10 @@ class Mention:
         return self.evidence.doc_id
 
 
+Mentions = dict[str, list[Mention]]
+"""Mentions of a case, keyed by the status field they state (e.g. "stage_group")."""
+
+
 @dataclass(frozen=True)
 class Resolved:
     """The chosen value, when it was first stated, its evidence, and any conflicts."""

@@ -24,6 +24,7 @@ from magentic_health.tools._status_mentions import (
     NARRATIVE_WEIGHT,
     REPORT_WEIGHT,
     Mention,
+    Mentions,
 )
 from magentic_health.tools._text import Unit, quote, split_sentences, units
 from magentic_health.tools._vocab import (
@@ -36,8 +37,6 @@ from magentic_health.tools._vocab import (
     specific_histology,
     stage_base,
 )
-
-Mentions = dict[str, list[Mention]]
 
 _HEADER = re.compile(r"^(?:[-*]\s*)?[A-Za-z][\w /()-]{0,30}:\s*\S")
 _HEDGED = re.compile(r"rule out|\br/o\b|suspect|screening|risk of|concern for", re.I)

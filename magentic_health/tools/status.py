@@ -24,7 +24,7 @@ from magentic_health.tools._notes import narrative_docs
 from magentic_health.tools._status_course import disease_status, vital_status
 from magentic_health.tools._status_fhir import fhir_mentions
 from magentic_health.tools._status_mentions import (
-    Mention,
+    Mentions,
     Resolved,
     conflict_evidence,
     evidence_of,
@@ -38,7 +38,6 @@ from magentic_health.tools._vocab import EXPECTED_MARKERS, SERUM_MARKERS, organ_
 
 __all__ = ["SPEC", "PatientStatus", "patient_status", "render"]
 
-Mentions = dict[str, list[Mention]]
 _FIELDS = {
     "diagnosis": "diagnosis",
     "primary_site": "primary site",
