@@ -19,8 +19,9 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from magentic_health.errors import LedgerError
+from magentic_health.trace._canonical import canonical_json
 from magentic_health.trace._events import EVENT_ADAPTER, EVENT_TYPES, GENESIS_HASH, LedgerEvent
-from magentic_health.trace._writer import canonical_json, compute_hash
+from magentic_health.trace._writer import compute_hash
 
 _ENVELOPE_KEYS = frozenset(LedgerEvent.model_fields)
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import functools
 import hashlib
-import json
 import os
 import threading
 from collections.abc import Callable, Mapping
@@ -20,19 +19,14 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, BinaryIO
 
+import orjson
 from pydantic import BaseModel
 
 from magentic_health.errors import LedgerError
+from magentic_health.trace._canonical import canonical_bytes
 from magentic_health.trace._events import GENESIS_HASH, EventPayload, LedgerEvent
 
 Subscriber = Callable[[LedgerEvent], None]
-
-
-def canonical_json(obj: Mapping[str, Any]) -> str:
-    """The canonical JSON text the hash is taken over: sorted keys, no spaces, UTF-8 as is."""
-    return json.dumps(
-        obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
-    )
 
 
 @functools.cache
@@ -72,12 +66,13 @@ def encode_event(
     agent: str | None,
     step: str | None,
     data: Mapping[str, Any],
-) -> tuple[str, str]:
-    """The event's hash and its line, encoding ``data`` (the large part) once.
+) -> tuple[str, bytes]:
+    """The event's hash and its line (UTF-8, newline-terminated), encoding ``data`` (the
+    large part) once.
 
     The hash is taken over the canonical JSON of the envelope (keys sorted, as
     ``compute_hash`` does); the line shows the same encoded parts in reading order."""
-    body = canonical_json(data)
+    body = b'"data":' + canonical_bytes(data)
     small = {
         "v": 1,
         "seq": seq,
@@ -90,15 +85,10 @@ def encode_event(
         "prev_hash": prev_hash,
     }
     # ``"data":null`` can only occur as the key: quotes inside encoded strings are escaped
-    canonical = json.dumps(
-        small, sort_keys=True, separators=(",", ":"), ensure_ascii=False
-    ).replace('"data":null', f'"data":{body}', 1)
-    digest = hashlib.sha256((prev_hash + canonical).encode("utf-8")).hexdigest()
+    canonical = canonical_bytes(small).replace(b'"data":null', body, 1)
+    digest = hashlib.sha256(prev_hash.encode("ascii") + canonical).hexdigest()
     small["hash"] = digest
-    line = json.dumps(small, separators=(",", ":"), ensure_ascii=False).replace(
-        '"data":null', f'"data":{body}', 1
-    )
-    line += "\n"
+    line = orjson.dumps(small, option=orjson.OPT_APPEND_NEWLINE).replace(b'"data":null', body, 1)
     return digest, line
 
 
@@ -107,7 +97,7 @@ def compute_hash(prev_hash: str, event: Mapping[str, Any]) -> str:
     the event without its ``hash`` key."""
     if "hash" in event:
         event = {k: v for k, v in event.items() if k != "hash"}
-    return hashlib.sha256((prev_hash + canonical_json(event)).encode("utf-8")).hexdigest()
+    return hashlib.sha256(prev_hash.encode("utf-8") + canonical_bytes(event)).hexdigest()
 
 
 def format_ts(moment: datetime) -> str:
@@ -207,7 +197,7 @@ class LedgerWriter:
                 step=step,
                 data=data,
             )
-            self._write(self._file, line.encode("utf-8"))
+            self._write(self._file, line)
             envelope: dict[str, Any] = {
                 "v": 1,
                 "seq": self._seq,
