@@ -12,6 +12,7 @@ raises ``ReplyContractError``; the orchestrator records it as a failed ``contrac
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import Callable, Coroutine
 from contextvars import ContextVar
 from typing import Annotated, Any
@@ -20,7 +21,7 @@ from autogen_agentchat.agents import AssistantAgent
 from autogen_agentchat.messages import BaseChatMessage, StructuredMessage, TextMessage
 from autogen_core import CancellationToken
 from autogen_core.models import ChatCompletionClient
-from autogen_core.tools import BaseTool, FunctionTool
+from autogen_core.tools import BaseTool, FunctionTool, ToolSchema
 from pydantic import ValidationError
 
 from magentic_health.agents._base import EventSink, HandoffRequest
@@ -118,7 +119,7 @@ class LLMAgent:
             used[spec.name] = output
             return render_output(spec.name, output)
 
-        return FunctionTool(run, description=spec.description, name=spec.name)
+        return _SchemaOnce(run, description=spec.description, name=spec.name)
 
     async def handle(self, request: HandoffRequest, *, emit: EventSink) -> SpecialistReply:
         grounding: dict[str, ToolOutput] = {}
@@ -151,6 +152,15 @@ class LLMAgent:
             data={name: out.data for name, out in outputs.items()},
             tools_used=tuple(outputs),
         )
+
+
+class _SchemaOnce(FunctionTool):
+    """A ``FunctionTool`` whose schema is built once: AutoGen rebuilds it (a pydantic JSON
+    schema) every time an agent lists its tools, i.e. on every model call."""
+
+    @functools.cached_property
+    def schema(self) -> ToolSchema:
+        return super().schema
 
 
 _CURRENT: ContextVar[tuple[HandoffRequest, EventSink, dict[str, ToolOutput]]] = ContextVar(

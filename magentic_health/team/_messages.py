@@ -8,6 +8,8 @@ shows and the ledger on disk cannot disagree. ``to_text()`` of an event is a one
 
 from __future__ import annotations
 
+import uuid
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 from autogen_agentchat.messages import BaseAgentEvent, BaseChatMessage, TextMessage
@@ -135,8 +137,13 @@ class MessageConverter:
                 prompt_tokens=int(tokens.get("prompt_tokens", 0)),
                 completion_tokens=int(tokens.get("completion_tokens", 0)),
             )
-        # built from a recorded event, so trusted: constructed without re-validating its data
+        # built from a recorded event, so trusted: constructed without re-validating its data,
+        # every field given (pydantic's default factories are slow to call one by one)
         message: HealthEvent = kind.model_construct(
+            id=str(uuid.uuid4()),
+            created_at=datetime.now(UTC),
+            metadata={},
+            type=kind.model_fields["type"].default,
             source=source,
             event_type=event.type,
             seq=event.seq,
