@@ -92,7 +92,7 @@ def test_shipped_specialists_use_every_tool_once_and_verify_their_replies() -> N
     assert config.facilitator.tools == () and config.facilitator.depends_on == ()
     assert sorted(t for a in config.specialists for t in a.tools) == sorted(TOOLS)
     for agent in config.specialists:
-        assert agent.checkpoints == ("contract", "grounding")
+        assert agent.checkpoints == ("contract", "grounding", "consistency", "scope")
     report = config.agent("ReportCreation")
     assert report is not None
     assert set(report.depends_on) == {a.name for a in config.specialists} - {"ReportCreation"}
@@ -314,14 +314,14 @@ def test_three_agent_cycle_is_named(tmp_path: Path) -> None:
 
 
 def test_unknown_checkpoint(tmp_path: Path) -> None:
-    old = "    tools: [radiology]\n    checkpoints: [contract, grounding]\n"
-    new = "    tools: [radiology]\n    checkpoints: [contract, grounding, numbers]\n"
+    old = "    tools: [radiology]\n    checkpoints: [contract, grounding, consistency, scope]\n"
+    new = old.replace("scope]", "scope, numbers]")
     path, line = variant(tmp_path, old, new)
     assert_error(
         path,
         line + 1,
-        "agents[3].checkpoints[2]",
-        "unknown checkpoint 'numbers'; known checkpoints: contract, grounding",
+        "agents[3].checkpoints[4]",
+        "unknown checkpoint 'numbers'; known checkpoints: contract, grounding, consistency, scope",
     )
 
 
@@ -371,7 +371,7 @@ def test_cap_above_the_number_of_specialists_is_fine(tmp_path: Path) -> None:
 
 
 def test_duplicate_yaml_key(tmp_path: Path) -> None:
-    old = "    tools: [radiology]\n    checkpoints: [contract, grounding]\n"
+    old = "    tools: [radiology]\n    checkpoints: [contract, grounding, consistency, scope]\n"
     new = "    tools: [radiology]\n    tools: [radiology, clinical_trials]\n"
     path, line = variant(tmp_path, old, new)
     assert_error(

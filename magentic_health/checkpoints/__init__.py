@@ -1,21 +1,26 @@
-"""Verifiers run on every specialist reply and on the final answer."""
+"""Verifiers run on every specialist reply and on the final answer (see docs/checkpoints.md)."""
 
 from magentic_health.checkpoints._base import CheckContext, Checkpoint, Verdict
+from magentic_health.checkpoints._registry import CHECKPOINTS, get_checkpoint, needs_model
+from magentic_health.checkpoints.consistency import ConsistencyCheckpoint, conflict_topics
 from magentic_health.checkpoints.contract import ContractCheckpoint
 from magentic_health.checkpoints.grounding import GroundingCheckpoint, fold
-
-CHECKPOINTS: dict[str, type[ContractCheckpoint] | type[GroundingCheckpoint]] = {
-    "contract": ContractCheckpoint,
-    "grounding": GroundingCheckpoint,
-}
-"""Checkpoint classes by the name a team configuration uses."""
+from magentic_health.checkpoints.judge import JudgeVerdict, ModelJudgeCheckpoint
+from magentic_health.checkpoints.scope import RoleScopeCheckpoint
 
 __all__ = [
     "CHECKPOINTS",
     "CheckContext",
     "Checkpoint",
+    "ConsistencyCheckpoint",
     "ContractCheckpoint",
     "GroundingCheckpoint",
+    "JudgeVerdict",
+    "ModelJudgeCheckpoint",
+    "RoleScopeCheckpoint",
     "Verdict",
+    "conflict_topics",
     "fold",
+    "get_checkpoint",
+    "needs_model",
 ]

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Awaitable, Mapping
+from dataclasses import dataclass, field
 from typing import Protocol
 
+from autogen_core.models import ChatCompletionClient
 from pydantic import BaseModel, ConfigDict
 
 from magentic_health.case import Case
@@ -22,6 +24,11 @@ class Verdict(BaseModel):
     failures: tuple[str, ...] = ()
 
 
+def verdict(name: str, failures: list[str]) -> Verdict:
+    """A verdict that passes exactly when there are no failures."""
+    return Verdict(name=name, passed=not failures, failures=tuple(failures))
+
+
 @dataclass(frozen=True)
 class CheckContext:
     """What a checkpoint may look at besides the reply."""
@@ -29,11 +36,16 @@ class CheckContext:
     case: Case
     agent: AgentConfig | None
     """The agent that replied; None for the final answer."""
+    prior: Mapping[str, SpecialistReply] = field(default_factory=dict)
+    """Verified replies of the steps that finished before this one, by step id."""
+    model_client: ChatCompletionClient | None = None
+    """The run's model client, for model-judged checkpoints; None on the offline engine."""
 
 
 class Checkpoint(Protocol):
-    """A verifier: a stable name and a pure ``verify`` function."""
+    """A verifier: a stable name and a ``verify`` function (plain or async) without side
+    effects."""
 
     name: str
 
-    def verify(self, reply: SpecialistReply, ctx: CheckContext) -> Verdict: ...
+    def verify(self, reply: SpecialistReply, ctx: CheckContext) -> Verdict | Awaitable[Verdict]: ...

@@ -1,14 +1,15 @@
-"""The reply contract: the shape of a specialist reply and the agent's role scope."""
+"""The reply contract: the shape of a specialist reply."""
 
 from __future__ import annotations
 
-from magentic_health.checkpoints._base import CheckContext, Verdict
+from magentic_health.checkpoints._base import CheckContext, Verdict, verdict
 from magentic_health.reply import SpecialistReply
 
 
 class ContractCheckpoint:
-    """Checks that a reply has text, findings or gaps, evidence for every finding, and used
-    only the tools its agent was given."""
+    """Checks that a reply has text, findings or gaps, and evidence for every finding.
+
+    The agent's tools and the wording of its reply are the role scope's (``scope``)."""
 
     name = "contract"
 
@@ -26,12 +27,4 @@ class ContractCheckpoint:
         for i, gap in enumerate(reply.gaps):
             if not gap.strip():
                 failures.append(f"gaps[{i}] is empty")
-        if ctx.agent is not None:
-            allowed = set(ctx.agent.tools)
-            for tool in reply.tools_used:
-                if tool not in allowed:
-                    failures.append(
-                        f"used tool {tool!r}, which is not among {ctx.agent.name}'s tools "
-                        f"({', '.join(sorted(allowed)) or 'none'})"
-                    )
-        return Verdict(name=self.name, passed=not failures, failures=tuple(failures))
+        return verdict(self.name, failures)

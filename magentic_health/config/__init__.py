@@ -4,6 +4,7 @@ from magentic_health.config._load import (
     KNOWN_CHECKPOINTS,
     KNOWN_TOOLS,
     default_config_path,
+    import_checkpoint,
     load_team_config,
     validate_team_config,
 )
@@ -26,6 +27,7 @@ __all__ = [
     "TeamConfig",
     "TeamSettings",
     "default_config_path",
+    "import_checkpoint",
     "load_team_config",
     "validate_team_config",
 ]

@@ -7,11 +7,13 @@ so a field path such as ``agents[2].tools[0]`` maps back to the line the user ha
 
 from __future__ import annotations
 
+import importlib
 import itertools
 import os
 import typing
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import yaml
 from pydantic import BaseModel, ValidationError
@@ -24,8 +26,9 @@ from magentic_health.tools import TOOL_NAMES
 KNOWN_TOOLS: tuple[str, ...] = TOOL_NAMES
 """Tool names an agent may list: the tools registry."""
 
-KNOWN_CHECKPOINTS: tuple[str, ...] = ("contract", "grounding")
-"""Checkpoint names an agent may list (``checkpoints.CHECKPOINTS`` registers exactly these)."""
+KNOWN_CHECKPOINTS: tuple[str, ...] = ("contract", "grounding", "consistency", "scope", "judge")
+"""Checkpoint names an agent may list (``checkpoints.CHECKPOINTS`` registers exactly these);
+a custom checkpoint is listed by import path instead, ``package.module:ClassName``."""
 
 Loc = tuple[str | int, ...]
 """A field path as parts: ``("agents", 2, "tools", 0)`` is ``agents[2].tools[0]``."""
@@ -161,17 +164,64 @@ def _name_problems(agents: Sequence[AgentConfig]) -> Iterator[Problem]:
         first.setdefault(agent.name, i)
 
 
+def import_checkpoint(path: str) -> type[Any]:
+    """The custom checkpoint class at ``package.module:ClassName``.
+
+    Importing runs the module's code: list import paths in trusted configurations only.
+    A ``ConfigError`` says what is wrong with the path."""
+    module_name, _, attr = path.partition(":")
+    if not module_name or not attr.isidentifier():
+        raise ConfigError(f"custom checkpoint {path!r}: write it as 'package.module:ClassName'")
+    try:
+        module = importlib.import_module(module_name)
+    except Exception as exc:  # any import failure is the configuration's to fix
+        raise ConfigError(
+            f"custom checkpoint {path!r}: cannot import {module_name!r} "
+            f"({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''})"
+        ) from None
+    found = getattr(module, attr, None)
+    if found is None:
+        raise ConfigError(f"custom checkpoint {path!r}: {module_name!r} has no {attr!r}")
+    if not (
+        isinstance(found, type)
+        and isinstance(getattr(found, "name", None), str)
+        and callable(getattr(found, "verify", None))
+    ):
+        raise ConfigError(
+            f"custom checkpoint {path!r}: not a checkpoint class (a class with a str 'name' "
+            "and a 'verify(reply, ctx)' method)"
+        )
+    return found
+
+
+def _checkpoint_problem(name: str) -> str | None:
+    if ":" in name:
+        try:
+            import_checkpoint(name)
+        except ConfigError as exc:
+            return str(exc)
+        return None
+    if name in KNOWN_CHECKPOINTS:
+        return None
+    return (
+        f"unknown checkpoint {name!r}; known checkpoints: {', '.join(KNOWN_CHECKPOINTS)}; "
+        "or a custom one as 'package.module:ClassName'"
+    )
+
+
 def _listed_name_problems(agents: Sequence[AgentConfig]) -> Iterator[Problem]:
-    """Unknown tools and checkpoints."""
+    """Unknown tools, unknown checkpoints and custom checkpoints that do not import."""
     for i, agent in enumerate(agents):
-        for field, known in (("tools", KNOWN_TOOLS), ("checkpoints", KNOWN_CHECKPOINTS)):
-            for j, name in enumerate(getattr(agent, field)):
-                if name not in known:
-                    kind = field.removesuffix("s")
-                    yield (
-                        ("agents", i, field, j),
-                        f"unknown {kind} {name!r}; known {field}: {', '.join(known)}",
-                    )
+        for j, name in enumerate(agent.tools):
+            if name not in KNOWN_TOOLS:
+                yield (
+                    ("agents", i, "tools", j),
+                    f"unknown tool {name!r}; known tools: {', '.join(KNOWN_TOOLS)}",
+                )
+        for j, name in enumerate(agent.checkpoints):
+            problem = _checkpoint_problem(name)
+            if problem is not None:
+                yield ("agents", i, "checkpoints", j), problem
 
 
 def _dependency_problems(agents: Sequence[AgentConfig]) -> Iterator[Problem]:

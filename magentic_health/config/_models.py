@@ -57,7 +57,8 @@ class AgentConfig(BaseModel):
     instructions: str = Field(min_length=1)
     tools: tuple[str, ...] = ()
     depends_on: tuple[str, ...] = ()
-    checkpoints: tuple[str, ...] = ("contract", "grounding")
+    checkpoints: tuple[str, ...] = ("contract", "grounding", "consistency", "scope")
+    """Checkpoint names (see ``KNOWN_CHECKPOINTS``) or custom ones as ``package.module:Class``."""
 
 
 class TeamSettings(BaseModel):

@@ -29,6 +29,9 @@ class StepOutcome(BaseModel):
     reply: SpecialistReply | None = None
     failures: tuple[str, ...] = ()
     wave: int = 0
+    conflicts: tuple[str, ...] = ()
+    """Disagreements with a step of the same wave ("<agent> on <attribute>"): both replies
+    are kept, and the summary lists the question as open for the board."""
 
 
 class FinalAnswer(BaseModel):

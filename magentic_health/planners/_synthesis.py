@@ -10,6 +10,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from magentic_health.case import Case
+from magentic_health.checkpoints import conflict_topics
 from magentic_health.plan import TaskLedger, Triage
 from magentic_health.planners._protocol import FinalAnswer, StepOutcome
 from magentic_health.reply import Evidence, SpecialistReply
@@ -70,9 +71,20 @@ def _replies(ledger: TaskLedger, outcomes: Mapping[str, StepOutcome]) -> list[Sp
     ]
 
 
+UNRESOLVED = ("Step ", "Conflict: ")
+"""How the gaps no specialist could report start: failed or unrun steps, and conflicts
+between agents flagged at the consistency checkpoint."""
+
+
+def unresolved(gaps: Iterable[str]) -> list[str]:
+    """The failed steps and flagged conflicts among ``gaps``."""
+    return [g for g in gaps if g.startswith(UNRESOLVED)]
+
+
 def gaps_of(ledger: TaskLedger, outcomes: Mapping[str, StepOutcome]) -> list[str]:
-    """Failed and unrun steps, then the specialists' own gaps, each once (shared by both
-    planners' syntheses)."""
+    """Failed and unrun steps with the conflicts that failed them, then the specialists' own
+    gaps, each once (shared by both planners' syntheses). Rejected content is never repeated:
+    a failed step is described by its checkpoints, a conflict by its agents and attribute."""
     gaps: list[str] = []
     for sid, outcome in sorted(outcomes.items()):
         if outcome.status == "failed":
@@ -80,6 +92,16 @@ def gaps_of(ledger: TaskLedger, outcomes: Mapping[str, StepOutcome]) -> list[str
                 f"Step {sid} ({outcome.step.agent}) failed and its output was discarded: "
                 f"{_failure_summary(outcome.failures)} (details in the ledger)"
             )
+            gaps += [
+                f"Conflict: {outcome.step.agent} disagreed with {topic}; its reply was "
+                "rejected and the question is open for the board (details in the ledger)"
+                for topic in conflict_topics(outcome.failures)
+            ]
+        gaps += [
+            f"Conflict: {outcome.step.agent} disagreed with {topic}; both replies are kept "
+            "and the question is open for the board (details in the ledger)"
+            for topic in outcome.conflicts
+        ]
     for step in ledger.plan:
         if step.id not in outcomes:
             gaps.append(f"Step {step.id} ({step.agent}) did not run")
@@ -122,7 +144,7 @@ def synthesize(
             lines += [f"## {reply.agent}", "", reply.text.strip(), ""]
     gaps = gaps_of(ledger, outcomes)
     # the report lists the specialists' own gaps; what it cannot know is which steps failed
-    shown = [g for g in gaps if g.startswith("Step ")] if report is not None else gaps
+    shown = unresolved(gaps) if report is not None else gaps
     if shown:
         lines += ["## Gaps and open questions", "", *[f"- {g}" for g in shown[:30]], ""]
         if len(shown) > 30:

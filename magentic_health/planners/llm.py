@@ -53,7 +53,7 @@ from magentic_health.planners._llm_checks import (
 )
 from magentic_health.planners._llm_prompts import Prompt, load_prompt
 from magentic_health.planners._protocol import FinalAnswer, Planner, StepOutcome
-from magentic_health.planners._synthesis import DISCLAIMER, gaps_of
+from magentic_health.planners._synthesis import DISCLAIMER, gaps_of, unresolved
 from magentic_health.planners.rule import RulePlanner
 from magentic_health.reply import Evidence
 
@@ -378,8 +378,12 @@ class LLMPlanner:
                 update={"text": f"> Note: {reason}\n\n{final.text}", "gaps": (*final.gaps, reason)}
             )
         citations, dropped = grounded_citations(case, asked.answer.citations)
+        missing = [g for g in unresolved(gaps) if g not in asked.answer.text]
+        listing = "".join(f"- {g}\n" for g in missing)  # never left to the model to mention
         body = (
-            f"{asked.answer.text.strip()}\n\n---\n\n"
+            f"{asked.answer.text.strip()}\n\n"
+            + (f"## Unresolved gaps and conflicts\n\n{listing}\n" if listing else "")
+            + "---\n\n"
             f"> Produced by the {self.engine} from the specialists' verified outputs "
             f"(prompt {prompt.label}). {DISCLAIMER}\n"
         )

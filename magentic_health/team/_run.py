@@ -16,10 +16,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from autogen_core import CancellationToken
+from autogen_core.models import ChatCompletionClient
 
 from magentic_health.agents import Specialist
 from magentic_health.case import Case
-from magentic_health.checkpoints import CheckContext, GroundingCheckpoint
+from magentic_health.checkpoints import CheckContext, ConsistencyCheckpoint, conflict_topics
 from magentic_health.config import TeamConfig
 from magentic_health.models import UsageMeter
 from magentic_health.plan import TaskLedger, Triage
@@ -29,7 +30,7 @@ from magentic_health.team._digest import case_digest, digest, package_versions
 from magentic_health.team._followup import reuse_prior
 from magentic_health.team._result import RunResult
 from magentic_health.team._state import PriorOutcome, RunCounters
-from magentic_health.team._steps import StepRunner
+from magentic_health.team._steps import StepRunner, verify
 from magentic_health.trace import (
     CheckpointEvent,
     EventPayload,
@@ -64,6 +65,15 @@ class RunSetup:
     gate: asyncio.Event = field(default_factory=asyncio.Event)
     """Set while the team may run; cleared by ``pause()`` (checked before each wave)."""
     cancellation_token: CancellationToken | None = None
+    judge_client: ChatCompletionClient | None = None
+    """The model for model-judged checkpoints; by default the model planner's own client."""
+
+    def checkpoint_client(self) -> ChatCompletionClient | None:
+        """The judge's client: ``judge_client``, else the model planner's (offline: None)."""
+        if self.judge_client is not None:
+            return self.judge_client
+        client = getattr(self.planner, "model_client", None)
+        return client if isinstance(client, ChatCompletionClient) else None
 
 
 class Run:
@@ -90,6 +100,7 @@ class Run:
             settings=self.config.tool_settings,
             orchestrator=self.config.facilitator.name,
             cancellation_token=setup.cancellation_token,
+            model_client=setup.checkpoint_client(),
         )
 
     @property
@@ -194,9 +205,8 @@ class Run:
             allowed = [s for s in ready if self._take_turn()]
             if ready and not allowed:
                 raise _LimitReached
-            results = await asyncio.gather(
-                *(self.steps.run(s, self.outcomes, wave=wave) for s in allowed)
-            )
+            runs = (self.steps.run(s, self.outcomes, wave=wave) for s in allowed)
+            results = self._cross_check(list(await asyncio.gather(*runs)))
             self.outcomes.update({o.step.id: o for o in results})
             if not ready and not self._take_turn():  # an idle wave still spends a turn
                 raise _LimitReached
@@ -206,7 +216,7 @@ class Run:
             stalled = (
                 not progress.is_progress_being_made.answer
                 or progress.is_in_loop.answer
-                or any(o.status == "failed" and o.step.critical for o in results)
+                or any(o.status == "failed" for o in results)  # failed twice at checkpoints
             )
             self.stalls += int(stalled and not progress.is_request_satisfied.answer)
             self.emit(
@@ -224,7 +234,10 @@ class Run:
             self.limit_reason = f"re-plan limit reached (max_replans={self.limits.max_replans})"
             raise _LimitReached
         self.replans += 1
-        reason = f"{self.stalls} stalled wave(s)"
+        failed = sorted(sid for sid, o in self.outcomes.items() if o.status == "failed")
+        reason = f"{self.stalls} stalled wave(s)" + (
+            f"; failed steps: {', '.join(failed)}" if failed else ""
+        )
         self.emit(Replan(reason=reason, replans=self.replans), agent=self.facilitator)
         self.stalls = 0
         new = await self.planner.replan(
@@ -233,22 +246,64 @@ class Run:
         self._record_ledger(new)
         return new
 
-    def _verify_final(self, final: FinalAnswer) -> tuple[str, ...]:
+    def _cross_check(self, results: list[StepOutcome]) -> list[StepOutcome]:
+        """Steps of one wave ran side by side, so none saw the others at its checkpoint:
+        each done reply is checked against those before it in plan order. A disagreement is
+        a failed ``consistency`` verdict on the later step; both replies are kept (neither
+        can be preferred) and the conflict is flagged for the summary."""
+        checked: list[StepOutcome] = []
+        for outcome in results:
+            agent = self.config.agent(outcome.step.agent)
+            earlier = {o.step.id: o.reply for o in checked if o.status == "done" and o.reply}
+            if (
+                outcome.status != "done"
+                or outcome.reply is None
+                or not earlier
+                or agent is None
+                or "consistency" not in agent.checkpoints
+            ):
+                checked.append(outcome)
+                continue
+            ctx = CheckContext(case=self.case, agent=agent, prior=earlier)
+            verdict = ConsistencyCheckpoint().verify(outcome.reply, ctx)
+            if not verdict.passed:
+                self.emit(
+                    CheckpointEvent(name=verdict.name, passed=False, failures=verdict.failures),
+                    agent=outcome.step.agent,
+                    step=outcome.step.id,
+                )
+                topics = tuple(conflict_topics(verdict.failures))
+                outcome = outcome.model_copy(update={"conflicts": topics})
+            checked.append(outcome)
+        return checked
+
+    async def _verify_final(self, final: FinalAnswer) -> tuple[str, ...]:
+        """The facilitator's checkpoints on the synthesis (``agent=None``), each recorded as
+        ``final_<name>``."""
         reply = SpecialistReply(
             agent=self.facilitator,
             text=final.text,
             findings=tuple(
                 Finding(claim="cited in the final answer", evidence=(ev,)) for ev in final.citations
             ),
+            gaps=final.gaps,
         )
-        verdict = GroundingCheckpoint().verify(reply, CheckContext(case=self.case, agent=None))
-        self.emit(
-            CheckpointEvent(
-                name="final_grounding", passed=verdict.passed, failures=verdict.failures
-            ),
-            agent=self.facilitator,
+        ctx = CheckContext(
+            case=self.case,
+            agent=None,
+            prior={s: o.reply for s, o in self.outcomes.items() if o.status == "done" and o.reply},
+            model_client=self.steps.model_client,
         )
-        return verdict.failures
+        failures: list[str] = []
+        for verdict in await verify(reply, self.config.facilitator.checkpoints, ctx):
+            self.emit(
+                CheckpointEvent(
+                    name=f"final_{verdict.name}", passed=verdict.passed, failures=verdict.failures
+                ),
+                agent=self.facilitator,
+            )
+            failures += [f"{verdict.name}: {f}" for f in verdict.failures]
+        return tuple(failures)
 
     def _status(self, ledger: TaskLedger, final_failures: tuple[str, ...]) -> RunStatus:
         done = [o for o in self.outcomes.values() if o.status == "done"]
@@ -266,7 +321,7 @@ class Run:
         return (
             self.limit_reason
             or (f"failed steps: {', '.join(failed)}" if failed else None)
-            or ("the final answer failed grounding" if final_failures else None)
+            or ("the final answer failed its checkpoints" if final_failures else None)
         )
 
     def _usage(self, triage: Triage | None) -> dict[str, dict[str, int]]:
@@ -286,7 +341,7 @@ class Run:
 
     async def _finish(self, triage: Triage, ledger: TaskLedger) -> RunResult:
         final = await self.planner.synthesize(self.case, self.config, triage, ledger, self.outcomes)
-        final_failures = self._verify_final(final)
+        final_failures = await self._verify_final(final)
         self.emit(
             Final(text=final.text, citations=final.citations, engine=self.planner.engine),
             agent=self.facilitator,

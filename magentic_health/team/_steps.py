@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import inspect
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from autogen_core import CancellationToken
+from autogen_core.models import ChatCompletionClient
 
 from magentic_health.agents import EventSink, HandoffRequest, ReplyContractError, Specialist
 from magentic_health.case import Case
-from magentic_health.checkpoints import CHECKPOINTS, CheckContext, Verdict
+from magentic_health.checkpoints import CheckContext, Verdict, get_checkpoint, needs_model
 from magentic_health.config import AgentConfig
 from magentic_health.models import in_step
 from magentic_health.plan import PlanStep
@@ -35,10 +37,28 @@ def upstream_outputs(step: PlanStep, outcomes: Mapping[str, StepOutcome]) -> dic
     return upstream
 
 
-def verify(reply: SpecialistReply, *, agent: AgentConfig, case: Case) -> list[Verdict]:
-    """Run the agent's configured checkpoints on its reply."""
-    ctx = CheckContext(case=case, agent=agent)
-    return [CHECKPOINTS[name]().verify(reply, ctx) for name in agent.checkpoints]
+def prior_replies(
+    step: PlanStep, outcomes: Mapping[str, StepOutcome]
+) -> dict[str, SpecialistReply]:
+    """The verified replies of every other step finished so far, by step id."""
+    return {
+        sid: o.reply
+        for sid, o in outcomes.items()
+        if sid != step.id and o.status == "done" and o.reply is not None
+    }
+
+
+async def verify(reply: SpecialistReply, names: Sequence[str], ctx: CheckContext) -> list[Verdict]:
+    """Run the named checkpoints on a reply, in order; those that need a model are skipped
+    when the run has none (the offline engine)."""
+    verdicts: list[Verdict] = []
+    for name in names:
+        checkpoint = get_checkpoint(name)
+        if needs_model(checkpoint) and ctx.model_client is None:
+            continue
+        result = checkpoint.verify(reply, ctx)
+        verdicts.append(await result if inspect.isawaitable(result) else result)
+    return verdicts
 
 
 @dataclass
@@ -56,6 +76,8 @@ class StepRunner:
     settings: ToolSettings
     orchestrator: str = "Orchestrator"
     cancellation_token: CancellationToken | None = None
+    model_client: ChatCompletionClient | None = None
+    """For model-judged checkpoints; None on the offline engine."""
 
     async def run(
         self, step: PlanStep, outcomes: Mapping[str, StepOutcome], *, wave: int
@@ -69,6 +91,12 @@ class StepRunner:
     ) -> StepOutcome:
         feedback: tuple[str, ...] = ()
         upstream = upstream_outputs(step, outcomes)
+        ctx = CheckContext(
+            case=self.case,
+            agent=self.agents[step.agent],
+            prior=prior_replies(step, outcomes),
+            model_client=self.model_client,
+        )
         inputs = tuple(d for d in step.depends_on if d in outcomes and outcomes[d].status == "done")
         for attempt in range(1, self.max_retries + 2):
             if attempt > 1 and not self.take_turn():
@@ -103,7 +131,7 @@ class StepRunner:
             if isinstance(reply, ReplyContractError):
                 failures = self._contract_failed(step, reply, attempt)
             else:
-                failures = self._check(step, reply, attempt)
+                failures = await self._check(step, reply, attempt, ctx)
             if not failures:
                 return StepOutcome(step=step, status="done", reply=reply, wave=wave)
             feedback = failures
@@ -159,9 +187,11 @@ class StepRunner:
         )
         return tuple(f"contract: {f}" for f in error.failures)
 
-    def _check(self, step: PlanStep, reply: SpecialistReply, attempt: int) -> tuple[str, ...]:
+    async def _check(
+        self, step: PlanStep, reply: SpecialistReply, attempt: int, ctx: CheckContext
+    ) -> tuple[str, ...]:
         failures: list[str] = []
-        for verdict in verify(reply, agent=self.agents[step.agent], case=self.case):
+        for verdict in await verify(reply, self.agents[step.agent].checkpoints, ctx):
             self.emit(
                 CheckpointEvent(
                     name=verdict.name,

@@ -141,7 +141,7 @@ def days_apart(a: str, b: str) -> int | None:
     return abs((date.fromisoformat(a) - date.fromisoformat(b)).days)
 
 
-_MONTHS = {
+MONTHS = {
     name: number
     for number, names in enumerate(
         (
@@ -162,7 +162,7 @@ _MONTHS = {
     )
     for name in names
 }
-_MONTH = r"(?:" + "|".join(sorted(_MONTHS, key=len, reverse=True)) + r")\.?"
+_MONTH = r"(?:" + "|".join(sorted(MONTHS, key=len, reverse=True)) + r")\.?"
 _YEAR = r"(?:19|20)\d{2}"
 # Written dates besides ISO: "03/14/2022" (month first; day first when the first number is
 # over 12), "March 14, 2022", "14 March 2022", and month only: "March 2022", "december, 2019".
@@ -193,9 +193,9 @@ def date_of(match: re.Match[str]) -> str | None:
         return _valid(int(groups["ny"]), month, day)
     for m, d, y in (("m1", "d1", "y1"), ("m2", "d2", "y2")):
         if groups[m]:
-            return _valid(int(groups[y]), _MONTHS[groups[m].lower().rstrip(".")], int(groups[d]))
+            return _valid(int(groups[y]), MONTHS[groups[m].lower().rstrip(".")], int(groups[d]))
     if groups["m3"]:
-        return f"{groups['y3']}-{_MONTHS[groups['m3'].lower().rstrip('.')]:02d}"
+        return f"{groups['y3']}-{MONTHS[groups['m3'].lower().rstrip('.')]:02d}"
     return _valid(*(int(match.group(i)) for i in (1, 2, 3)))
 
 
