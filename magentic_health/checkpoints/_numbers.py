@@ -87,6 +87,7 @@ def ages_in(text: str) -> frozenset[str]:
     return frozenset(_number(a or b) for a, b in _AGE.findall(text))
 
 
+@functools.lru_cache(maxsize=8192)
 def claim_terms(claim: str) -> tuple[frozenset[str], frozenset[str]]:
     """A claim's dates, and its numbers outside those dates, marker names and record counts."""
     dates = dates_in(claim)

@@ -10,6 +10,7 @@ carry both values, so restating either is not a conflict.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable, Iterator, Mapping
 
@@ -53,6 +54,17 @@ def _marker_value(value: str) -> str:
 
 def attributes(claim: str) -> Iterator[tuple[str, str]]:
     """(attribute, value) pairs a claim states: stage, histology, biomarker, event date."""
+    yield from _attributes(claim)
+
+
+@functools.lru_cache(maxsize=8192)
+def _attributes(claim: str) -> tuple[tuple[str, str], ...]:
+    """``attributes``, remembered: every later step and the final answer re-read the claims
+    of the replies before them."""
+    return tuple(_read_attributes(claim))
+
+
+def _read_attributes(claim: str) -> Iterator[tuple[str, str]]:
     text = claim.casefold()
     yield from (("the TNM stage", m.group(1)) for m in _TNM.finditer(text))
     for pattern in (_GROUP, _GROUP_AFTER_TNM):

@@ -92,8 +92,23 @@ def _age_fits(age: str, cited: Iterable[_Cited], case: Case) -> bool:
     return any(years[0] <= b + int(age) <= years[-1] + 1 for b in births)
 
 
-def _claim_failures(i: int, finding: Finding, cited: list[_Cited], case: Case) -> list[str]:
-    """Dates and numbers of one claim that its evidence does not hold."""
+_MEMO: dict[int, tuple[Case, dict[Finding, tuple[str, ...]]]] = {}
+
+
+def _memo(case: Case) -> dict[Finding, tuple[str, ...]]:
+    """A finding's date and number failures, per case (the few of recent runs): later
+    steps, retries and the final answer meet the same findings again."""
+    cached = _MEMO.get(id(case))
+    if cached is None or cached[0] is not case:
+        if len(_MEMO) > 8:
+            _MEMO.clear()
+        cached = _MEMO[id(case)] = (case, {})
+    return cached[1]
+
+
+def _claim_failures(finding: Finding, cited: list[_Cited], case: Case) -> tuple[str, ...]:
+    """Dates and numbers of one claim that its evidence does not hold (without the
+    finding's index)."""
     claim = _without_ids(finding.claim, case)
     dates, numbers = claim_terms(claim)
     allowed_dates: set[str] = set()
@@ -104,7 +119,7 @@ def _claim_failures(i: int, finding: Finding, cited: list[_Cited], case: Case) -
         allowed_numbers |= n
     ages = ages_in(claim)
     failures = [
-        f"findings[{i}]: the date {d} in the claim is not in its evidence "
+        f"the date {d} in the claim is not in its evidence "
         "(the quote, its passage or the document's date)"
         for d in sorted(dates - allowed_dates)
     ]
@@ -113,10 +128,8 @@ def _claim_failures(i: int, finding: Finding, cited: list[_Cited], case: Case) -
         for n in numbers - allowed_numbers
         if not rounds_to(n, allowed_numbers) and not (n in ages and _age_fits(n, cited, case))
     )
-    failures += [
-        f"findings[{i}]: the number {n!r} in the claim is not in its quotes" for n in missing
-    ]
-    return failures
+    failures += [f"the number {n!r} in the claim is not in its quotes" for n in missing]
+    return tuple(failures)
 
 
 class GroundingCheckpoint:
@@ -127,6 +140,7 @@ class GroundingCheckpoint:
 
     def verify(self, reply: SpecialistReply, ctx: CheckContext) -> Verdict:
         failures: list[str] = []
+        memo = _memo(ctx.case)
         for i, finding in enumerate(reply.findings):
             cited: list[_Cited] = []
             for evidence in finding.evidence:
@@ -147,5 +161,7 @@ class GroundingCheckpoint:
                     continue
                 cited.append(_Cited(doc=doc, quote=quote, at=at))
             if len(cited) == len(finding.evidence):
-                failures += _claim_failures(i, finding, cited, ctx.case)
+                if finding not in memo:
+                    memo[finding] = _claim_failures(finding, cited, ctx.case)
+                failures += [f"findings[{i}]: {f}" for f in memo[finding]]
         return verdict(self.name, failures)

@@ -10,6 +10,7 @@ text in double quotes, sentences found in a case document) is not checked for or
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterator
 
@@ -70,10 +71,17 @@ def _orders(sentence: str) -> bool:
 def order_in(text: str, case: Case) -> str | None:
     """The first sentence of ``text`` that reads as a treatment order in the agent's own
     voice (not copied from a case document), or None."""
-    for sentence in _own_sentences(text):
-        if _orders(sentence) and fold(sentence) not in _case_text(case):
+    for sentence in _order_like(text):
+        if fold(sentence) not in _case_text(case):
             return sentence
     return None
+
+
+@functools.lru_cache(maxsize=8192)
+def _order_like(text: str) -> tuple[str, ...]:
+    """The sentences of ``text`` that read as orders, remembered (the final answer and later
+    attempts repeat earlier texts and claims)."""
+    return tuple(s for s in _own_sentences(text) if _orders(s))
 
 
 class RoleScopeCheckpoint:
