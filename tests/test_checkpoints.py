@@ -385,3 +385,34 @@ def test_a_bad_checkpoint_entry_is_one_config_error_line(
     assert message.startswith(f"{path}:") and "agents[3].checkpoints[4]" in message
     assert cli(["config", "validate", str(path)]) == 2
     assert problem in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        ('{"supported": "true", "problems": []}', "a boolean must be JSON true or false"),
+        ('{"supported": true}\n{"supported": false}', "found 2 JSON objects"),
+        ("Looks fine to me.", "no JSON object found"),
+    ],
+)
+async def test_a_judge_answer_that_cannot_be_read_fails_the_checkpoint(
+    content: str, expected: str
+) -> None:
+    from magentic_health.checkpoints.judge import ModelJudgeCheckpoint
+
+    reply = SpecialistReply(
+        agent="PatientStatus",
+        text="Stage IIIB.",
+        findings=(
+            Finding(
+                claim="Stage IIIB (T3N2M0)",
+                evidence=(Evidence(doc_id="note-1", quote="stage IIIB (T3N2M0)"),),
+            ),
+        ),
+    )
+    client = ScriptedModelClient(lambda _request: content)
+    ctx = CheckContext(case=synthetic_case(), agent=None, model_client=client)
+    verdict = await ModelJudgeCheckpoint().verify(reply, ctx)
+    assert not verdict.passed
+    assert expected in verdict.failures[0]
+    assert "could not be read" in verdict.failures[0]

@@ -8,20 +8,18 @@ run's recording client, so it is a ``model_call`` in the ledger and counts again
 
 from __future__ import annotations
 
-import json
-
 from autogen_core.models import SystemMessage, UserMessage
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, StrictBool
 
 from magentic_health.checkpoints._base import CheckContext, Verdict, verdict
 from magentic_health.reply import SpecialistReply
 
-JUDGE_SYSTEM = (
-    "You verify one specialist reply of a tumor board review. For each numbered claim, decide "
-    "whether its quotes support it: every fact, number and date of the claim must be stated "
-    "by the quotes. The reply must also not order a treatment. Answer with one JSON object: "
-    '{"supported": true|false, "problems": ["claim N: what is unsupported", ...]}.'
-)
+
+def judge_system() -> str:
+    """The judge's instructions: the versioned template ``prompts/judge.v1.md``."""
+    from magentic_health.planners import load_prompt  # here: planners import checkpoints
+
+    return load_prompt("judge").render()
 
 
 class JudgeVerdict(BaseModel):
@@ -29,7 +27,8 @@ class JudgeVerdict(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    supported: bool
+    supported: StrictBool
+    """JSON true or false; the string "false" is an error, never read as true."""
     problems: list[str] = []
 
 
@@ -43,12 +42,15 @@ def judge_prompt(reply: SpecialistReply) -> str:
 
 
 def _parse(content: object) -> JudgeVerdict:
+    """Exactly one JSON object, as the planner reads its answers (two objects: which one?)."""
+    from magentic_health.planners._llm_json import AnswerError, parse_answer  # import cycle
+
     if not isinstance(content, str):
         raise ValueError("the judge answered with a tool call")
-    start, end = content.find("{"), content.rfind("}")
-    if start < 0 or end < start:
-        raise ValueError("the judge's answer holds no JSON object")
-    return JudgeVerdict.model_validate(json.loads(content[start : end + 1]))
+    try:
+        return parse_answer(content, JudgeVerdict)
+    except AnswerError as exc:
+        raise ValueError("; ".join(exc.errors)) from exc
 
 
 class ModelJudgeCheckpoint:
@@ -64,14 +66,14 @@ class ModelJudgeCheckpoint:
         structured = bool(ctx.model_client.model_info.get("structured_output"))
         result = await ctx.model_client.create(
             [
-                SystemMessage(content=JUDGE_SYSTEM),
+                SystemMessage(content=judge_system()),
                 UserMessage(content=judge_prompt(reply), source="user"),
             ],
             json_output=JudgeVerdict if structured else True,
         )
         try:
             answer = _parse(result.content)
-        except (ValueError, ValidationError) as exc:
+        except ValueError as exc:
             message = str(exc).splitlines()[0]
             return verdict(self.name, [f"the judge's answer could not be read: {message}"])
         if answer.supported:
