@@ -10,20 +10,33 @@ recomputed hash, one ``run_id``, and payloads that validate against their type.
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import json
 import math
 import os
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
+import orjson
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from magentic_health.errors import LedgerError
-from magentic_health.trace._canonical import canonical_json
-from magentic_health.trace._events import EVENT_ADAPTER, EVENT_TYPES, GENESIS_HASH, LedgerEvent
-from magentic_health.trace._writer import compute_hash
+from magentic_health.trace._canonical import canonical_bytes
+from magentic_health.trace._events import (
+    EVENT_ADAPTER,
+    EVENT_TYPES,
+    GENESIS_HASH,
+    EventPayload,
+    LedgerEvent,
+)
+from magentic_health.trace._writer import _raw_fields, envelope_hash
 
 _ENVELOPE_KEYS = frozenset(LedgerEvent.model_fields)
+_PAYLOAD_CLASSES: dict[str, type[BaseModel]] = {
+    cls.model_fields["type"].default: cls for cls in get_args(get_args(EventPayload)[0])
+}
 
 
 class Ledger(BaseModel):
@@ -79,27 +92,35 @@ def read_ledger(path: str | os.PathLike[str]) -> Ledger:
         lines.pop()
     events: list[LedgerEvent] = []
     tail: str | None = None
-    for number, raw in enumerate(lines, start=1):
-        try:
-            events.append(_parse_line(raw))
-        except _BadLine as bad:
-            if number == len(lines) and bad.tail_ok and events:
-                tail = raw.decode("utf-8", errors="replace")
-                break
-            raise LedgerError(f"{path}:{number}: not a ledger event: {bad.reason}") from None
+    with _collector_paused():
+        for number, raw in enumerate(lines, start=1):
+            try:
+                events.append(_parse_line(raw))
+            except _BadLine as bad:
+                if number == len(lines) and bad.tail_ok and events:
+                    tail = raw.decode("utf-8", errors="replace")
+                    break
+                raise LedgerError(f"{path}:{number}: not a ledger event: {bad.reason}") from None
     return Ledger(path=path, events=events, truncated_tail=tail)
+
+
+@contextlib.contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Pause Python's cycle collector while building many objects without cycles (parsed
+    JSON, validated payloads): on a large ledger its repeated full passes over the growing heap
+    cost more than the parsing itself. It is turned back on only if it was on."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def _parse_line(raw: bytes) -> LedgerEvent:
     """One line as an envelope exactly as the writer writes it, or ``_BadLine``."""
-    try:
-        obj = json.loads(
-            raw.decode("utf-8"), parse_constant=_reject_constant, parse_float=_finite_float
-        )
-    except UnicodeDecodeError as exc:
-        raise _BadLine(f"not UTF-8 at byte {exc.start}", tail_ok=True) from None
-    except ValueError as exc:  # json.JSONDecodeError is a ValueError
-        raise _BadLine(f"not valid JSON ({exc})", tail_ok=True) from None
+    obj = _load(raw)
     if not isinstance(obj, dict):
         raise _BadLine(f"a JSON {type(obj).__name__}, not an object", tail_ok=False)
     keys = set(obj)
@@ -110,9 +131,23 @@ def _parse_line(raw: bytes) -> LedgerEvent:
         event = LedgerEvent.model_validate(obj, strict=True)
     except ValidationError as exc:
         raise _BadLine(_first_error(exc), tail_ok=False) from None
-    if canonical_json(event.model_dump(mode="json")) != canonical_json(obj):
+    # ``data`` holds the parsed JSON values as they are; the rest must be exactly as written
+    small = {k: v for k, v in obj.items() if k != "data"}
+    if canonical_bytes(event.model_dump(mode="json", exclude={"data"})) != canonical_bytes(small):
         raise _BadLine("envelope values differ from what the writer writes", tail_ok=False)
     return event
+
+
+def _load(raw: bytes) -> Any:
+    """Parse one line as ``json`` does, refusing what the writer never writes."""
+    try:
+        return json.loads(
+            raw.decode("utf-8"), parse_constant=_reject_constant, parse_float=_finite_float
+        )
+    except UnicodeDecodeError as exc:
+        raise _BadLine(f"not UTF-8 at byte {exc.start}", tail_ok=True) from None
+    except ValueError as exc:  # json.JSONDecodeError is a ValueError
+        raise _BadLine(f"not valid JSON ({exc})", tail_ok=True) from None
 
 
 def _reject_constant(name: str) -> Any:
@@ -140,7 +175,8 @@ def verify_ledger(source: str | os.PathLike[str] | Ledger) -> Verification:
     """Check the chain of a ledger (a path or one already read); never raises for a broken
     chain, only for a file that cannot be read (``LedgerError``)."""
     ledger = source if isinstance(source, Ledger) else read_ledger(source)
-    broken = _first_break(ledger.events)
+    with _collector_paused():
+        broken = _first_break(ledger.events)
     return Verification(
         ok=broken is None,
         events=len(ledger.events),
@@ -184,16 +220,35 @@ def _event_problem(event: LedgerEvent, prev_hash: str, run_id: str) -> str | Non
         return f"prev_hash of seq {seq} does not match hash of seq {seq - 1}"
     if event.run_id != run_id:
         return f"run_id of seq {seq} is {event.run_id!r}, not the run's {run_id!r}"
-    if compute_hash(event.prev_hash, event.model_dump(mode="json")) != event.hash:
+    body = canonical_bytes(event.data)
+    envelope = event.model_dump(mode="json", exclude={"data", "hash"})
+    if envelope_hash(event.prev_hash, {**envelope, "data": None}, body) != event.hash:
         return f"hash mismatch at seq {seq}"
     if "type" in event.data:
         return f"data of seq {seq} carries its own 'type' key; the type belongs in the envelope"
     if event.type not in EVENT_TYPES:
         return f"seq {seq} has unknown type {event.type!r}; known types: {', '.join(EVENT_TYPES)}"
+    return _payload_problem(event, body)
+
+
+def _payload_problem(event: LedgerEvent, body: bytes) -> str | None:
+    """Validate the payload strictly, as JSON, and keep it on the event (``payload()`` need not
+    validate it again). Fields typed ``dict[str, Any]`` (tool outputs, model responses: most of
+    a ledger) take any JSON object, so an object there is not parsed a second time."""
+    raw = {
+        name: event.data[name]
+        for name in _raw_fields(_PAYLOAD_CLASSES[event.type])
+        if isinstance(event.data.get(name), dict)
+    }
+    if raw:
+        body = canonical_bytes({**event.data, **{name: {} for name in raw}})
+    tagged = b'{"type":' + orjson.dumps(event.type) + (b"," + body[1:] if body != b"{}" else b"}")
     try:
-        EVENT_ADAPTER.validate_json(canonical_json({**event.data, "type": event.type}), strict=True)
+        payload = EVENT_ADAPTER.validate_json(tagged, strict=True)
     except ValidationError as exc:
         return (
-            f"payload of seq {seq} does not validate as {event.type!r}: {_first_error(exc, skip=1)}"
+            f"payload of seq {event.seq} does not validate as {event.type!r}: "
+            f"{_first_error(exc, skip=1)}"
         )
+    event._payload = payload.model_copy(update=raw) if raw else payload
     return None

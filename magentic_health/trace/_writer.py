@@ -1,17 +1,20 @@
 """The ledger writer: typed payloads in, hash-chained JSONL lines out (DESIGN section 6).
 
-Each event is written and flushed as it happens, so a crashed run leaves a readable ledger
-(at worst with a truncated last line, which the reader reports). The console view subscribes
+Each event is written and flushed as it happens, and the file is created with the first one,
+so a crashed run leaves no ledger or a readable one (at worst with a truncated last line, which
+the reader reports). The console view subscribes
 to the same writer, so what people see and what the ledger holds are the same events.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import functools
 import hashlib
 import os
 import threading
+import uuid
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
@@ -72,8 +75,8 @@ def encode_event(
 
     The hash is taken over the canonical JSON of the envelope (keys sorted, as
     ``compute_hash`` does); the line shows the same encoded parts in reading order."""
-    body = b'"data":' + canonical_bytes(data)
-    small = {
+    body = canonical_bytes(data)
+    small: dict[str, Any] = {
         "v": 1,
         "seq": seq,
         "ts": ts,
@@ -84,12 +87,18 @@ def encode_event(
         "data": None,
         "prev_hash": prev_hash,
     }
-    # ``"data":null`` can only occur as the key: quotes inside encoded strings are escaped
-    canonical = canonical_bytes(small).replace(b'"data":null', body, 1)
-    digest = hashlib.sha256(prev_hash.encode("ascii") + canonical).hexdigest()
+    digest = envelope_hash(prev_hash, small, body)
     small["hash"] = digest
-    line = orjson.dumps(small, option=orjson.OPT_APPEND_NEWLINE).replace(b'"data":null', body, 1)
-    return digest, line
+    line = orjson.dumps(small, option=orjson.OPT_APPEND_NEWLINE)
+    return digest, line.replace(b'"data":null', b'"data":' + body, 1)
+
+
+def envelope_hash(prev_hash: str, envelope: Mapping[str, Any], data: bytes) -> str:
+    """``compute_hash`` for an envelope whose ``data`` is None and given apart as its canonical
+    bytes: the large part is encoded once, by the caller, who may reuse it."""
+    # ``"data":null`` can only occur as the key: quotes inside encoded strings are escaped
+    canonical = canonical_bytes(envelope).replace(b'"data":null', b'"data":' + data, 1)
+    return hashlib.sha256(prev_hash.encode("utf-8") + canonical).hexdigest()
 
 
 def compute_hash(prev_hash: str, event: Mapping[str, Any]) -> str:
@@ -138,7 +147,11 @@ class LedgerWriter:
         self._subscribers: list[Subscriber] = []
         self._seq = 0
         self._last_hash = GENESIS_HASH
-        self._file: BinaryIO | None = _open_new(self._path)
+        self._closed = False
+        # created with the first event (see ``_create_with``); a file we could not use is still
+        # refused here, before the run
+        self._file: BinaryIO | None = None
+        _check_new(self._path)
 
     @property
     def path(self) -> Path:
@@ -163,7 +176,7 @@ class LedgerWriter:
     @property
     def closed(self) -> bool:
         """Whether ``close()`` has been called."""
-        return self._file is None
+        return self._closed
 
     def subscribe(self, callback: Subscriber) -> Callable[[], None]:
         """Call ``callback`` with every event appended from now on; returns an unsubscribe."""
@@ -183,7 +196,7 @@ class LedgerWriter:
         """Write one event and return it; the line is flushed before this returns."""
         data = payload_data(payload)
         with self._lock:
-            if self._file is None:
+            if self._closed:
                 raise ValueError(f"ledger {str(self._path)!r} is closed")
             ts = format_ts(self._clock())
             prev = self._last_hash
@@ -197,7 +210,10 @@ class LedgerWriter:
                 step=step,
                 data=data,
             )
-            self._write(self._file, line)
+            if self._file is None:
+                self._file = _create_with(self._path, line, fsync=self._fsync)
+            else:
+                self._write(self._file, line)
             envelope: dict[str, Any] = {
                 "v": 1,
                 "seq": self._seq,
@@ -226,7 +242,7 @@ class LedgerWriter:
             if self._fsync:
                 os.fsync(file.fileno())
         except OSError as exc:
-            self._file = None
+            self._file, self._closed = None, True
             with contextlib.suppress(OSError):
                 file.close()
             raise LedgerError(f"cannot write ledger {str(self._path)!r}: {exc.strerror}") from exc
@@ -238,9 +254,9 @@ class LedgerWriter:
         nothing; the one sync to disk (against power loss) runs on a background thread that
         Python joins at exit, so it does not hold up the end of a run."""
         with self._lock:
-            if self._file is None:
+            file, self._file, self._closed = self._file, None, True
+            if file is None:
                 return
-            file, self._file = self._file, None
             try:
                 file.flush()
             except OSError:
@@ -263,17 +279,50 @@ class LedgerWriter:
         return f"LedgerWriter(path={str(self._path)!r}, run_id={self._run_id!r}, count={self._seq})"
 
 
-def _open_new(path: Path) -> BinaryIO:
-    """Open ``path`` for appending, creating its folder; refuse a file that already holds data."""
+def _check_new(path: Path) -> None:
+    """Create the folder of ``path``; refuse a ledger that holds data or cannot be written."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        file = path.open("ab")
+        if path.is_dir():
+            raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR))
+        size = path.stat().st_size if path.exists() else 0
     except OSError as exc:
         raise LedgerError(f"cannot open ledger {str(path)!r}: {exc.strerror}") from exc
-    if os.fstat(file.fileno()).st_size > 0:
-        file.close()
-        raise LedgerError(
-            f"ledger {str(path)!r} already exists and is not empty; "
-            "choose another output file or remove it"
-        )
+    if size > 0:
+        raise _not_empty(path)
+    if not os.access(path if path.exists() else path.parent, os.W_OK):
+        raise LedgerError(f"cannot open ledger {str(path)!r}: Permission denied")
+
+
+def _create_with(path: Path, first_line: bytes, *, fsync: bool) -> BinaryIO:
+    """Create the ledger already holding its first line, open for appending.
+
+    The line is written to a hidden file beside it, which is then renamed: no kill leaves an
+    empty ledger or a damaged first line, neither of which reads back as a ledger. A file that
+    gained data since ``_check_new`` is refused."""
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:12]}.tmp")
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND, 0o666)
+        file = os.fdopen(fd, "ab")
+        try:
+            file.write(first_line)
+            file.flush()
+            if fsync:
+                os.fsync(fd)
+            if path.exists() and path.stat().st_size > 0:
+                raise _not_empty(path)
+            os.replace(tmp, path)
+        except BaseException:
+            file.close()
+            tmp.unlink(missing_ok=True)
+            raise
+    except OSError as exc:
+        raise LedgerError(f"cannot write ledger {str(path)!r}: {exc.strerror}") from exc
     return file
+
+
+def _not_empty(path: Path) -> LedgerError:
+    return LedgerError(
+        f"ledger {str(path)!r} already exists and is not empty; "
+        "choose another output file or remove it"
+    )
