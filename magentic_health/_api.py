@@ -110,7 +110,13 @@ async def arun_case(
     run_id = uuid.uuid4().hex
     path = ledger_path_for(loaded, Path(out_dir), run_id)
     team = HealthTeam(team_config, data_dir=data, model_profile=profile, on_event=on_event)
-    return await team.run_case(loaded, ledger_path=path, run_id=run_id)
+    return await team.run_case(
+        loaded,
+        ledger_path=path,
+        run_id=run_id,
+        case_source=None if isinstance(case, Case) else os.fspath(case),
+        config_source=os.fspath(config) if isinstance(config, str | os.PathLike) else None,
+    )
 
 
 def run_case(

@@ -14,13 +14,15 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import click
-from rich.console import Console
 
+from magentic_health import replay as replay_views
 from magentic_health._api import MODEL_PROFILES, arun_case, export_report
-from magentic_health._console import ProgressView, one_line
+from magentic_health._cli_options import data_dir_option, format_option
+from magentic_health._console import ProgressView
 from magentic_health.case import list_sample_cases
 from magentic_health.config import load_team_config
 from magentic_health.errors import InputError, MagenticHealthError
+from magentic_health.rerun._cli import rerun_command
 from magentic_health.team import RunResult
 from magentic_health.trace import read_ledger, verify_ledger
 
@@ -95,19 +97,8 @@ def app() -> None:
     type=click.Path(path_type=Path),
     help="Folder the ledger is written to.",
 )
-@click.option(
-    "--data-dir",
-    type=click.Path(path_type=Path),
-    help="Data directory (default: $MAGENTIC_HEALTH_DATA, ../shared/data or ./data).",
-)
-@click.option(
-    "--format",
-    "fmt",
-    default="text",
-    show_default=True,
-    type=click.Choice(["text", "json"]),
-    help="Output format of the result.",
-)
+@data_dir_option
+@format_option("Output format of the result.")
 @click.option("--quiet", is_flag=True, help="No progress lines on stderr.")
 @click.option(
     "--export",
@@ -207,36 +198,66 @@ def config_validate(path: Path) -> int:
 
 @app.command()
 @click.argument("ledger", type=click.Path(path_type=Path))
+@click.option(
+    "--view",
+    "views",
+    multiple=True,
+    type=click.Choice(replay_views.VIEWS),
+    help="Sections to show (repeatable; default: all, or the timeline when filtering).",
+)
 @click.option("--step", type=int, help="Show the event with this seq whole.")
-@click.option("--type", "type_", help="Only events of this type.")
-@click.option("--agent", help="Only events of this agent.")
-def replay(ledger: Path, step: int | None, type_: str | None, agent: str | None) -> int:
-    """Verify LEDGER's hash chain and show the run event by event."""
+@click.option(
+    "--type", "type_", type=click.Choice(replay_views.EVENT_TYPES), help="Only events of this type."
+)
+@click.option("--agent", help="Only events, verdicts and usage of this agent.")
+@click.option(
+    "--format", "fmt", default="text", show_default=True, type=click.Choice(["text", "json"])
+)
+@click.option(
+    "--html",
+    "html_out",
+    type=click.Path(path_type=Path),
+    help="Write one self-contained HTML page of the run to this file.",
+)
+@click.option("--case", "case_ref", help="The run's case for --html (default: its case id).")
+@click.option("--data-dir", type=click.Path(path_type=Path), help="Data directory of the case.")
+def replay(
+    ledger: Path,
+    views: tuple[str, ...],
+    step: int | None,
+    type_: str | None,
+    agent: str | None,
+    fmt: str,
+    html_out: Path | None,
+    case_ref: str | None,
+    data_dir: Path | None,
+) -> int:
+    """Verify LEDGER's hash chain and show the run: timeline, plan, verdicts, usage, status."""
     data = read_ledger(ledger)
     verification = verify_ledger(data)
-    out = Console(highlight=False, soft_wrap=True)
-    for event in data.events:
-        if step is not None:
-            if event.seq == step:
-                click.echo(json.dumps(event.model_dump(), ensure_ascii=False, indent=2))
-            continue
-        if (type_ and event.type != type_) or (agent and event.agent != agent):
-            continue
-        out.print(
-            f"{event.seq:>4} {event.ts[11:23]} {event.agent or '-':<18} "
-            f"{event.type:<16} {one_line(event)}",
-            markup=False,
+    filters = replay_views.ReplayFilter(type_=type_, agent=agent)
+    sections = replay_views.sections_for(views, filters)
+    if html_out is not None:
+        written, note = replay_views.html_report(
+            data, verification, html_out, case=case_ref, data_dir=data_dir
         )
-    if data.truncated_tail is not None:
-        click.echo(f"{ledger}: the last line is incomplete (a crash mid-write?); ignored", err=True)
-    if not verification.ok:
-        click.echo(
-            f"{ledger}: chain broken at seq {verification.first_broken_seq}: {verification.reason}",
-            err=True,
-        )
-        return 2
-    click.echo(f"{ledger}: {verification.events} events; hash chain verified", err=True)
-    return 0
+        if note:
+            click.echo(f"note: cited documents not embedded: {note}", err=True)
+        click.echo(f"HTML: {written}")
+    elif step is not None:
+        click.echo(replay_views.show_event(data, step))
+    elif fmt == "json":
+        view = replay_views.json_view(data, verification, sections=sections, filters=filters)
+        click.echo(json.dumps(view, ensure_ascii=False, indent=2))
+    else:
+        for line in replay_views.text_view(data, verification, sections=sections, filters=filters):
+            click.echo(line)
+    for line in replay_views.chain_report(data, verification):
+        click.echo(line, err=True)
+    return 0 if verification.ok else 2
+
+
+app.add_command(rerun_command)
 
 
 def cli(argv: Sequence[str] | None = None) -> int:

@@ -91,3 +91,14 @@ def test_the_suite_cannot_reach_a_real_model() -> None:
         socket.create_connection(("203.0.113.7", 443), timeout=1),
     ):
         pass
+
+
+async def test_a_recorded_tool_call_reply_is_stored_as_objects_not_repr_text() -> None:
+    call = FunctionCall(id="c1", arguments='{"query": "EGFR"}', name="search_notes")
+    client = RecordingClient(ScriptedModelClient(lambda _r: [call]), agent="PatientHistory")
+    recorded: list[ModelCall] = []
+    with recording(lambda p, a, s: recorded.append(p), UsageMeter()):
+        await client.create([UserMessage(content="find EGFR", source="user")])
+    assert recorded[0].response["content"] == [
+        {"id": "c1", "arguments": '{"query": "EGFR"}', "name": "search_notes"}
+    ]

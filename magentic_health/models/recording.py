@@ -9,6 +9,7 @@ run's ``UsageMeter`` so token budgets see the orchestrator's own usage too.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import functools
 import hashlib
 import json
@@ -117,6 +118,8 @@ def _jsonable(value: Any) -> Any:
         return {str(k): _jsonable(v) for k, v in value.items()}
     if isinstance(value, str | int | float | bool) or value is None:
         return value
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):  # e.g. a FunctionCall
+        return _jsonable(dataclasses.asdict(value))
     schema = getattr(value, "schema", None)  # an autogen Tool
     return _jsonable(schema) if schema is not None else repr(value)
 

@@ -62,6 +62,9 @@ class RunSetup:
     meter: UsageMeter
     prior: Sequence[PriorOutcome] = ()
     parent_run: str | None = None
+    case_source: str | None = None
+    """Where the case came from, as given (recorded in ``run_started`` for ``rerun``)."""
+    config_source: str | None = None
     gate: asyncio.Event = field(default_factory=asyncio.Event)
     """Set while the team may run; cleared by ``pause()`` (checked before each wave)."""
     cancellation_token: CancellationToken | None = None
@@ -148,6 +151,8 @@ class Run:
             documents=len(self.case.documents),
             package_versions=package_versions(),
             parent_run=self.setup.parent_run,
+            case_source=self.setup.case_source,
+            config_source=self.setup.config_source,
         )
 
     async def execute(self) -> RunResult:

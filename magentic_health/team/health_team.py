@@ -149,9 +149,14 @@ class HealthTeam(Team):
         run_id: str | None = None,
         cancellation_token: CancellationToken | None = None,
         subscriber: Subscriber | None = None,
+        case_source: str | None = None,
+        config_source: str | None = None,
+        parent_run: str | None = None,
     ) -> RunResult:
         """Run the team on ``case`` (a follow-up if it is the team's case), writing the ledger
-        to ``ledger_path`` as it goes."""
+        to ``ledger_path`` as it goes. ``case_source`` and ``config_source`` (where the case
+        and configuration came from) are recorded in ``run_started`` for ``rerun``;
+        ``parent_run`` names the parent run instead of the team's previous run."""
         if self._running:
             raise InputError("the team is already running; await the current run first")
         self.set_case(case)
@@ -165,7 +170,9 @@ class HealthTeam(Team):
             model_profile=self.model_profile,
             meter=meter,
             prior=self._state.outcomes,
-            parent_run=self._state.last_run_id,
+            parent_run=parent_run or self._state.last_run_id,
+            case_source=case_source,
+            config_source=config_source,
             gate=self._gate,
             cancellation_token=cancellation_token,
         )

@@ -34,6 +34,12 @@ class RunStarted(_Payload):
     documents: int
     package_versions: dict[str, str]
     parent_run: str | None = None
+    case_source: str | None = None
+    """The case as it was given (a sample case name or a path), for ``rerun``; None when the
+    caller passed a loaded ``Case`` (older ledgers lack it too)."""
+    config_source: str | None = None
+    """The team configuration file as it was given; None for the default configuration or a
+    ``TeamConfig`` passed as an object."""
 
 
 class TriageEvent(_Payload):

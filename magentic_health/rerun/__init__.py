@@ -1,0 +1,30 @@
+"""Rerun a recorded run from its ledger: model calls and tool results served by request digest,
+the first divergence reported, or a live continuation from a given event (``--live-from``)."""
+
+from magentic_health.rerun._client import ReplayModelClient
+from magentic_health.rerun._compare import (
+    IGNORED_DATA_FIELDS,
+    IGNORED_ENVELOPE_FIELDS,
+    LedgerDifference,
+    compare_ledgers,
+)
+from magentic_health.rerun._divergence import Divergence, InputChange
+from magentic_health.rerun._recorded import Recording, ReplayBook, tool_arguments_digest
+from magentic_health.rerun._rerun import RerunResult, arerun, rerun, rerun_ledger_path
+
+__all__ = [
+    "IGNORED_DATA_FIELDS",
+    "IGNORED_ENVELOPE_FIELDS",
+    "Divergence",
+    "InputChange",
+    "LedgerDifference",
+    "Recording",
+    "ReplayBook",
+    "ReplayModelClient",
+    "RerunResult",
+    "arerun",
+    "compare_ledgers",
+    "rerun",
+    "rerun_ledger_path",
+    "tool_arguments_digest",
+]
