@@ -514,3 +514,28 @@ def test_the_fast_payload_dump_equals_pydantics() -> None:
     ]
     for payload in payloads:
         assert payload_data(payload) == payload.model_dump(mode="json", exclude={"type"})
+
+
+def test_integers_beyond_64_bits_read_back_exactly_and_verify(tmp_path: Path) -> None:
+    path = tmp_path / "big.jsonl"
+    big = {"count": 2**70, "negative": -(2**64), "text": "ids 123456789012345678901234"}
+    with LedgerWriter(path=path, run_id="r") as writer:
+        writer.append(ToolResult(tool="t", output=big, duration_ms=1.0))
+        writer.append(ToolResult(tool="t", output={"small": 1}, duration_ms=2.0))
+    ledger = read_ledger(path)
+    verification = verify_ledger(ledger)
+    assert verification.ok, verification.reason
+    assert ledger.events[0].data["output"] == big
+    assert isinstance(ledger.events[0].data["output"]["count"], int)
+
+
+def test_lines_orjson_refuses_get_the_json_verdict(tmp_path: Path) -> None:
+    path = tmp_path / "nan.jsonl"
+    with LedgerWriter(path=path, run_id="r") as writer:
+        writer.append(ToolResult(tool="t", output={"a": 1}, duration_ms=1.0))
+        writer.append(ToolResult(tool="t", output={"a": 2}, duration_ms=1.0))
+    lines = path.read_text(encoding="utf-8").splitlines()
+    lines[0] = lines[0].replace('{"a":1}', '{"a":NaN}')
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    with pytest.raises(LedgerError, match=r"big.jsonl:1|nan.jsonl:1: not a ledger event: .*NaN"):
+        read_ledger(path)

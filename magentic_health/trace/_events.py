@@ -205,8 +205,11 @@ class LedgerEvent(BaseModel):
 
     def payload(self) -> EventPayload:
         """The typed payload of this event."""
-        if self._payload is not None:
-            known: EventPayload = self._payload
+        # read from pydantic's store of private values: ``self._payload`` takes pydantic's
+        # slow attribute path, which costs more than a small event's whole rendering
+        private = self.__pydantic_private__
+        known: EventPayload | None = private.get("_payload") if private else None
+        if known is not None:
             return known
         return EVENT_ADAPTER.validate_python({"type": self.type, **self.data})
 
