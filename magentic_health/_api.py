@@ -11,9 +11,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from magentic_health._data import resolve_data_dir
+from magentic_health.backends import Backend, LoadedModels, open_backend
 from magentic_health.case import Case, load_case
 from magentic_health.config import TeamConfig, default_config_path, load_team_config
-from magentic_health.errors import BackendError, InputError
+from magentic_health.errors import InputError
 from magentic_health.team import HealthTeam, RunResult
 from magentic_health.tools.report import export_format, report_from_data
 from magentic_health.tools.report import export_report as write_report
@@ -21,18 +22,6 @@ from magentic_health.trace import LedgerEvent
 
 MODEL_PROFILES = ("offline", "auto", "azure", "openai", "openai-compatible", "replay")
 _SAFE = re.compile(r"[^A-Za-z0-9_.-]+")
-
-
-def _check_profile(model: str) -> str:
-    if model not in MODEL_PROFILES:
-        raise InputError(
-            f"--model {model!r}: unknown model profile; choose one of {', '.join(MODEL_PROFILES)}"
-        )
-    if model in ("offline", "auto"):
-        return "offline"
-    raise BackendError(
-        f"--model {model!r}: this version has no {model} backend yet; run with --model offline"
-    )
 
 
 def _with_live_trials(config: TeamConfig) -> TeamConfig:
@@ -84,13 +73,22 @@ async def arun_case(
     out_dir: str | os.PathLike[str] = "ledgers",
     on_event: Callable[[LedgerEvent], None] | None = None,
     live_trials: bool = False,
+    models: LoadedModels | str | os.PathLike[str] | None = None,
+    base_url: str | None = None,
+    model_name: str | None = None,
+    ledger: str | os.PathLike[str] | None = None,
+    backend: Backend | None = None,
+    on_backend: Callable[[Backend], None] | None = None,
 ) -> RunResult:
     """Load a case (a path, a sample case name, or a ``Case``) and run the team on it.
 
     Use this form inside notebooks, where an event loop is already running.
     ``live_trials`` also queries ClinicalTrials.gov (network) besides the local trial set.
+    ``model`` is a profile of ``models`` (default ``configs/models.yaml``) or ``auto``;
+    ``base_url`` and ``model_name`` override the profile's; ``ledger`` is what ``replay``
+    answers from. ``backend`` (from ``open_backend``) replaces all of these; ``on_backend``
+    hears which backend was chosen and why before the run starts.
     """
-    profile = _check_profile(model)
     if request is not None and not request.strip():
         raise InputError(
             "--request: the request is empty; ask a question, e.g. "
@@ -107,16 +105,37 @@ async def arun_case(
     loaded = case if isinstance(case, Case) else load_case(case, request=request, data_dir=data)
     if request is not None and loaded.request != request:
         loaded = loaded.with_request(request)
+    opened = backend or open_backend(
+        model,
+        agents=[a.name for a in team_config.agents],
+        models=models,
+        base_url=base_url,
+        model_name=model_name,
+        ledger=ledger,
+    )
+    if on_backend is not None:
+        on_backend(opened)
     run_id = uuid.uuid4().hex
     path = ledger_path_for(loaded, Path(out_dir), run_id)
-    team = HealthTeam(team_config, data_dir=data, model_profile=profile, on_event=on_event)
-    return await team.run_case(
-        loaded,
-        ledger_path=path,
-        run_id=run_id,
-        case_source=None if isinstance(case, Case) else os.fspath(case),
-        config_source=os.fspath(config) if isinstance(config, str | os.PathLike) else None,
+    team = HealthTeam(
+        team_config,
+        data_dir=data,
+        agent_clients=opened.agent_clients,
+        model_profile=opened.label,
+        pricing=opened.pricing,
+        on_event=on_event,
     )
+    try:
+        return await team.run_case(
+            loaded,
+            ledger_path=path,
+            run_id=run_id,
+            case_source=None if isinstance(case, Case) else os.fspath(case),
+            config_source=os.fspath(config) if isinstance(config, str | os.PathLike) else None,
+        )
+    finally:
+        if backend is None:
+            await opened.close()
 
 
 def run_case(
@@ -129,6 +148,12 @@ def run_case(
     out_dir: str | os.PathLike[str] = "ledgers",
     on_event: Callable[[LedgerEvent], None] | None = None,
     live_trials: bool = False,
+    models: LoadedModels | str | os.PathLike[str] | None = None,
+    base_url: str | None = None,
+    model_name: str | None = None,
+    ledger: str | os.PathLike[str] | None = None,
+    backend: Backend | None = None,
+    on_backend: Callable[[Backend], None] | None = None,
 ) -> RunResult:
     """Synchronous ``arun_case`` for scripts (not inside a running event loop)."""
     return asyncio.run(
@@ -141,5 +166,11 @@ def run_case(
             out_dir=out_dir,
             on_event=on_event,
             live_trials=live_trials,
+            models=models,
+            base_url=base_url,
+            model_name=model_name,
+            ledger=ledger,
+            backend=backend,
+            on_backend=on_backend,
         )
     )

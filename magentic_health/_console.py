@@ -17,6 +17,7 @@ from magentic_health.trace import (
     Handoff,
     LedgerEvent,
     ModelCall,
+    ModelRetry,
     ProgressLedgerEvent,
     Replan,
     RunFinished,
@@ -57,6 +58,12 @@ def one_line(event: LedgerEvent) -> str:
             return f"{payload.tool} {status} in {payload.duration_ms:.0f} ms"
         case ModelCall():
             return f"model call {payload.request_digest[:12]} in {payload.latency_ms:.0f} ms"
+        case ModelRetry():
+            status = f" (HTTP {payload.status})" if payload.status else ""
+            return (
+                f"model call attempt {payload.attempt} failed: {payload.reason}{status}; "
+                f"retrying in {payload.wait_s:.1f} s"
+            )
         case AgentReply():
             return f"reply: {len(payload.findings)} findings, {len(payload.gaps)} gaps"
         case CheckpointEvent():
@@ -94,6 +101,8 @@ class ProgressView:
             case Handoff():
                 retry = f" (retry {payload.attempt - 1})" if payload.attempt > 1 else ""
                 self.console.print(f"[cyan]wave {payload.wave}[/cyan] {payload.to} working{retry}")
+            case ModelRetry() | ErrorEvent():
+                self.console.print(f"  [yellow]![/yellow] {event.agent or '-'}: {one_line(event)}")
             case CheckpointEvent() if not payload.passed:
                 self.console.print(f"  [red]✗[/red] {event.agent}: {one_line(event)}")
             case AgentReply():

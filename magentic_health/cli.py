@@ -14,15 +14,24 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import click
+from click.core import ParameterSource
 
 from magentic_health import replay as replay_views
 from magentic_health._api import MODEL_PROFILES, arun_case, export_report
-from magentic_health._cli_options import data_dir_option, format_option
+from magentic_health._cli_options import (
+    ModelOptions,
+    data_dir_option,
+    format_option,
+    model_options,
+)
 from magentic_health._console import ProgressView
+from magentic_health.backends import Backend
 from magentic_health.case import list_sample_cases
 from magentic_health.config import load_team_config
 from magentic_health.errors import InputError, MagenticHealthError
-from magentic_health.rerun._cli import rerun_command
+from magentic_health.logs import log_options
+from magentic_health.rerun import ResumeResult, aresume
+from magentic_health.rerun._cli import check_live_model, rerun_command
 from magentic_health.team import RunResult
 from magentic_health.trace import read_ledger, verify_ledger
 
@@ -35,7 +44,9 @@ def _exit_code(result: RunResult) -> int:
     return 4 if result.limit_hit else 0
 
 
-def _print_result(result: RunResult, fmt: str, exports: list[Path]) -> None:
+def _print_result(
+    result: RunResult, fmt: str, exports: list[Path], resumed: ResumeResult | None = None
+) -> None:
     if fmt == "json":
         click.echo(
             json.dumps(
@@ -53,7 +64,10 @@ def _print_result(result: RunResult, fmt: str, exports: list[Path]) -> None:
                     "gaps": list(result.gaps),
                     "ledger": result.ledger_path,
                     "exports": [str(p) for p in exports],
-                },
+                    "usage": result.usage,
+                    "cost": result.cost.model_dump() if result.cost else None,
+                }
+                | ({"resumed": resumed.summary()} if resumed else {}),
                 ensure_ascii=False,
                 indent=2,
             )
@@ -62,9 +76,26 @@ def _print_result(result: RunResult, fmt: str, exports: list[Path]) -> None:
     click.echo(result.final_text)
     click.echo(f"Status: {result.status}" + (f" ({result.reason})" if result.reason else ""))
     click.echo(f"Engine: {result.engine}")
+    usage = _usage_line(result)
+    if usage:
+        click.echo(usage)
     click.echo(f"Ledger: {result.ledger_path}")
+    if resumed is not None:
+        click.echo(resumed.describe())
     for path in exports:
         click.echo(f"Report: {path}")
+
+
+def _usage_line(result: RunResult) -> str | None:
+    """``Tokens: N prompt + M completion`` (and the cost), or None when no model was used."""
+    total = result.usage.get("total", {})
+    prompt, completion = total.get("prompt_tokens", 0), total.get("completion_tokens", 0)
+    if not prompt and not completion:
+        return None
+    line = f"Tokens: {prompt} prompt + {completion} completion"
+    if result.cost is not None:
+        line += f"; cost {result.cost.total:.4f} {result.cost.currency}"
+    return line
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -74,7 +105,8 @@ def app() -> None:
 
 
 @app.command()
-@click.argument("case")
+@log_options
+@click.argument("case", required=False)
 @click.option("--request", help="The question to answer (overrides the case file's request).")
 @click.option(
     "--config",
@@ -86,9 +118,12 @@ def app() -> None:
     "--model",
     default="offline",
     show_default=True,
-    type=click.Choice(MODEL_PROFILES),
-    help="Model profile.",
+    metavar="PROFILE",
+    help=f"Model profile: {' | '.join(MODEL_PROFILES)} or another profile of --models; "
+    "auto picks azure when AZURE_OPENAI_ENDPOINT is set, openai when OPENAI_API_KEY is set, "
+    "else offline.",
 )
+@model_options
 @click.option(
     "--out",
     "out_dir",
@@ -111,8 +146,16 @@ def app() -> None:
     is_flag=True,
     help="Also search ClinicalTrials.gov (network) besides the local trial records.",
 )
+@click.option(
+    "--resume",
+    "resume_from",
+    type=click.Path(path_type=Path),
+    metavar="LEDGER",
+    help="Continue the crashed run of LEDGER in a new run and ledger (beside LEDGER unless "
+    "--out is given); give no CASE.",
+)
 def run(
-    case: str,
+    case: str | None,
     request: str | None,
     config: Path | None,
     model: str,
@@ -122,29 +165,87 @@ def run(
     quiet: bool,
     exports: str,
     live_trials: bool,
+    resume_from: Path | None,
+    model_options: ModelOptions,
 ) -> int:
-    """Run CASE: a sample case name, a case file, a HAO patient folder or a FHIR bundle."""
+    """Run CASE: a sample case name, a case file, a HAO patient folder or a FHIR bundle.
+    With --resume LEDGER, continue a crashed run instead (its recorded case and request)."""
     formats = _export_formats(exports)
     view = None if quiet else ProgressView()
-    result = asyncio.run(
-        arun_case(
-            case,
-            request=request,
-            config=config,
-            model=model,
-            data_dir=data_dir,
-            out_dir=out_dir,
-            on_event=view,
-            live_trials=live_trials,
+    resumed = None
+    if resume_from is not None:
+        _check_resume_options(resume_from, case, request, model, live_trials)
+        out = None if _defaulted("out_dir") else out_dir
+        resumed = asyncio.run(
+            aresume(resume_from, config=config, data_dir=data_dir, out_dir=out, on_event=view)
         )
-    )
+        _note_resume(resumed)
+        result = resumed.run
+    elif case is None:
+        raise click.UsageError("missing argument 'CASE' (or give --resume LEDGER)")
+    else:
+        result = asyncio.run(
+            arun_case(
+                case,
+                request=request,
+                config=config,
+                model=model,
+                data_dir=data_dir,
+                out_dir=out_dir,
+                on_event=view,
+                live_trials=live_trials,
+                on_backend=None if quiet else _announce_backend,
+                **model_options.kwargs(),
+            )
+        )
     try:
         written = export_report(result, formats) if formats else []
     except InputError:
-        _print_result(result, fmt, [])
+        _print_result(result, fmt, [], resumed)
         raise
-    _print_result(result, fmt, written)
+    _print_result(result, fmt, written, resumed)
     return _exit_code(result)
+
+
+def _announce_backend(backend: Backend) -> None:
+    """Which model backend the run uses, and why (stderr)."""
+    click.echo(f"model: {backend.label} [{backend.reason}]", err=True)
+
+
+def _defaulted(name: str) -> bool:
+    """The option ``name`` of the current command was not given."""
+    source = click.get_current_context().get_parameter_source(name)
+    return source in (None, ParameterSource.DEFAULT)
+
+
+def _check_resume_options(
+    ledger: Path, case: str | None, request: str | None, model: str, live_trials: bool
+) -> None:
+    """A resumed run answers what the crashed run recorded: its case, request and search."""
+    for given, what in (
+        (case is not None, f"CASE ({case!r})"),
+        (request is not None, "--request"),
+        (live_trials, "--live-trials"),
+    ):
+        if given:
+            raise click.UsageError(
+                f"{what} cannot be combined with --resume: the resumed run takes the crashed "
+                "run's case, request and trial search from its ledger"
+            )
+    if not _defaulted("model"):
+        check_live_model(ledger, model, live_from=0)
+
+
+def _note_resume(resumed: ResumeResult) -> None:
+    """What the user should know about the crashed ledger, on stderr."""
+    if resumed.truncated_tail:
+        click.echo(
+            f"note: {resumed.parent_ledger}: the last line is incomplete (cut by the crash); "
+            "ignored",
+            err=True,
+        )
+    for change in resumed.input_changes:
+        click.echo(f"note: {change.describe()}; fewer recorded results could be reused", err=True)
 
 
 def _export_formats(value: str) -> list[str]:

@@ -195,9 +195,13 @@ def test_bad_inputs_give_one_line_and_exit_code_2(
     )
 
 
-def test_an_unavailable_model_backend_exits_3(capsys: pytest.CaptureFixture[str]) -> None:
+def test_an_unconfigured_model_backend_exits_3_naming_what_to_set(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("AZURE_OPENAI_ENDPOINT", raising=False)
     assert cli(["run", "hao_patient_4", "--model", "azure", "--quiet"]) == 3
-    assert "--model offline" in capsys.readouterr().err
+    (line,) = capsys.readouterr().err.splitlines()
+    assert "set AZURE_OPENAI_ENDPOINT or pass --base-url" in line
 
 
 def test_export_writes_the_report_beside_the_ledger_in_each_format(

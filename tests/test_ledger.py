@@ -486,6 +486,7 @@ def test_trace_exports() -> None:
         *("RunStarted", "TriageEvent", "TaskLedgerEvent", "Handoff", "ModelCall", "ToolCall"),
         *("ToolResult", "AgentReply", "CheckpointEvent", "ProgressLedgerEvent", "Replan"),
         *("Final", "RunFinished", "ErrorEvent", "EventPayload", "RunStatus"),
+        *("ModelRetry", "RunCost"),
     }
 
 

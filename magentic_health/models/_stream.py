@@ -1,4 +1,4 @@
-"""A ``create_stream`` for clients whose replies arrive whole: the text, then the result."""
+"""Bases for our model clients: streaming for replies that arrive whole, and wrapping."""
 
 from __future__ import annotations
 
@@ -6,7 +6,14 @@ from collections.abc import AsyncGenerator, Mapping, Sequence
 from typing import Any, Literal
 
 from autogen_core import CancellationToken
-from autogen_core.models import ChatCompletionClient, CreateResult, LLMMessage
+from autogen_core.models import (
+    ChatCompletionClient,
+    CreateResult,
+    LLMMessage,
+    ModelCapabilities,
+    ModelInfo,
+    RequestUsage,
+)
 from autogen_core.tools import Tool, ToolSchema
 from pydantic import BaseModel
 
@@ -35,3 +42,38 @@ class WholeReplyStreaming(ChatCompletionClient):
         if isinstance(result.content, str):
             yield result.content
         yield result
+
+
+class WrappingClient(WholeReplyStreaming):
+    """A client that adds behaviour around ``inner.create`` and hands everything else (usage,
+    token counting, capabilities, close) to ``inner`` unchanged. Subclasses set ``self.inner``
+    and define ``create``."""
+
+    inner: ChatCompletionClient
+
+    async def close(self) -> None:
+        await self.inner.close()
+
+    def actual_usage(self) -> RequestUsage:
+        return self.inner.actual_usage()
+
+    def total_usage(self) -> RequestUsage:
+        return self.inner.total_usage()
+
+    def count_tokens(
+        self, messages: Sequence[LLMMessage], *, tools: Sequence[Tool | ToolSchema] = []
+    ) -> int:
+        return self.inner.count_tokens(messages, tools=tools)
+
+    def remaining_tokens(
+        self, messages: Sequence[LLMMessage], *, tools: Sequence[Tool | ToolSchema] = []
+    ) -> int:
+        return self.inner.remaining_tokens(messages, tools=tools)
+
+    @property
+    def capabilities(self) -> ModelCapabilities:
+        return self.inner.capabilities
+
+    @property
+    def model_info(self) -> ModelInfo:
+        return self.inner.model_info

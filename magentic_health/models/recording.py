@@ -25,14 +25,12 @@ from autogen_core.models import (
     ChatCompletionClient,
     CreateResult,
     LLMMessage,
-    ModelCapabilities,
-    ModelInfo,
     RequestUsage,
 )
 from autogen_core.tools import Tool, ToolSchema
 from pydantic import BaseModel
 
-from magentic_health.models._stream import WholeReplyStreaming
+from magentic_health.models._stream import WrappingClient
 from magentic_health.trace import ModelCall
 
 
@@ -159,7 +157,7 @@ def _tool_schema(tool: Tool | ToolSchema) -> Any:
     return schema
 
 
-class RecordingClient(WholeReplyStreaming):
+class RecordingClient(WrappingClient):
     """Wraps a model client for one agent; records and meters each call during a run."""
 
     def __init__(self, inner: ChatCompletionClient, *, agent: str) -> None:
@@ -203,30 +201,3 @@ class RecordingClient(WholeReplyStreaming):
             )
             active.sink(payload, self.agent, _STEP.get())
         return result
-
-    async def close(self) -> None:
-        await self.inner.close()
-
-    def actual_usage(self) -> RequestUsage:
-        return self.inner.actual_usage()
-
-    def total_usage(self) -> RequestUsage:
-        return self.inner.total_usage()
-
-    def count_tokens(
-        self, messages: Sequence[LLMMessage], *, tools: Sequence[Tool | ToolSchema] = []
-    ) -> int:
-        return self.inner.count_tokens(messages, tools=tools)
-
-    def remaining_tokens(
-        self, messages: Sequence[LLMMessage], *, tools: Sequence[Tool | ToolSchema] = []
-    ) -> int:
-        return self.inner.remaining_tokens(messages, tools=tools)
-
-    @property
-    def capabilities(self) -> ModelCapabilities:
-        return self.inner.capabilities
-
-    @property
-    def model_info(self) -> ModelInfo:
-        return self.inner.model_info

@@ -21,6 +21,7 @@ from magentic_health.trace import (
     Handoff,
     LedgerEvent,
     ModelCall,
+    ModelRetry,
     ProgressLedgerEvent,
     Replan,
     RunFinished,
@@ -208,6 +209,7 @@ class _Gatherer:
                 | ToolResult()
                 | AgentReply()
                 | ProgressLedgerEvent()
+                | ModelRetry()
             ):
                 pass
             case _:

@@ -62,7 +62,7 @@ def rerun_command(
 ) -> int:
     """Run LEDGER's run again with its model calls and tool results served from the ledger."""
     if model is not None:
-        _check_model(ledger, model, live_from)
+        check_live_model(ledger, model, live_from)
     result = asyncio.run(
         arerun(
             ledger,
@@ -80,8 +80,9 @@ def rerun_command(
     return result.exit_code
 
 
-def _check_model(ledger: Path, model: str, live_from: int | None) -> None:
-    """``--model`` picks what the live part runs on; only the recorded engine can go on."""
+def check_live_model(ledger: Path, model: str, live_from: int | None) -> None:
+    """``--model`` picks what the live part runs on; only the recorded engine can go on (also
+    checks ``run --resume --model``)."""
     if live_from is None:
         raise InputError(f"--model {model!r} applies to the live part: give --live-from SEQ too")
     recorded = Recording.read(ledger).started.model_profile

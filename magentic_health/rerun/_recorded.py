@@ -89,14 +89,17 @@ class Recording:
         return self.ledger.path
 
     @classmethod
-    def read(cls, path: str | os.PathLike[str]) -> Recording:
-        """Read and verify ``path``; a broken chain is a one-line ``LedgerError`` (exit 2)."""
+    def read(cls, path: str | os.PathLike[str], *, purpose: str = "a rerun") -> Recording:
+        """Read and verify ``path``; a broken chain is a one-line ``LedgerError`` (exit 2)
+        saying that ``purpose`` needs an intact ledger."""
         ledger = read_ledger(path)
+        if not ledger.events:
+            raise LedgerError(f"{path}: the ledger holds no complete event; {purpose} needs one")
         check = verify_ledger(ledger)
         if not check.ok:
             raise LedgerError(
                 f"{path}: chain broken at seq {check.first_broken_seq}: {check.reason}; "
-                "a rerun needs an intact ledger (see 'magentic-health replay')"
+                f"{purpose} needs an intact ledger (see 'magentic-health replay')"
             )
         first = ledger.events[0].payload()
         if not isinstance(first, RunStarted):

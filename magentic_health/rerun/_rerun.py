@@ -13,6 +13,8 @@ from __future__ import annotations
 import asyncio
 import os
 import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from autogen_core.models import ChatCompletionClient, ModelInfo
@@ -27,7 +29,7 @@ from magentic_health.planners import ENGINE_LABEL, LLMPlanner, Planner, RulePlan
 from magentic_health.rerun._client import ReplayModelClient
 from magentic_health.rerun._compare import LedgerDifference, compare_ledgers
 from magentic_health.rerun._divergence import Divergence, InputChange, InStep, Watch
-from magentic_health.rerun._inputs import CaseInput, ConfigInput, load_inputs
+from magentic_health.rerun._inputs import CaseInput, ConfigInput, RerunInputs, load_inputs
 from magentic_health.rerun._recorded import Recording, ReplayBook
 from magentic_health.rerun._tools import replayed_tool
 from magentic_health.team import HealthTeam, RunResult
@@ -114,36 +116,19 @@ async def arerun(
             "version has no model backend to continue it with; rerun without --live-from, or "
             "pass live_client= to magentic_health.rerun.rerun"
         )
-    data = resolve_data_dir(data_dir)
-    inputs = load_inputs(started, case=case, config=config, data_dir=data)
-    book = ReplayBook(recording, live_from=live_from)
-    watch = Watch()
-    team = HealthTeam(
-        inputs.config,
-        data_dir=data,
-        planner=_planner(recording, inputs.config, book, watch, live_client, model_info),
-        specialists=_specialists(recording, inputs.config, book, watch, live_client, model_info),
-        model_profile=started.model_profile,
+    folder = Path(out_dir) if out_dir else None
+    done = await replay_run(
+        recording,
+        case=case,
+        config=config,
+        data_dir=data_dir,
+        ledger_path=lambda run_id: rerun_ledger_path(recording.path, folder, run_id),
+        live_from=live_from,
+        live_client=live_client,
+        model_info=model_info,
+        parent_run=recording.run_id if live_from is not None else started.parent_run,
     )
-    run_id = uuid.uuid4().hex
-    path = rerun_ledger_path(recording.path, Path(out_dir) if out_dir else None, run_id)
-    task = asyncio.create_task(
-        team.run_case(
-            inputs.case,
-            ledger_path=path,
-            run_id=run_id,
-            case_source=inputs.case_source,
-            config_source=inputs.config_source,
-            parent_run=recording.run_id if live_from is not None else started.parent_run,
-        )
-    )
-    watch.attach(task)
-    result: RunResult | None = None
-    try:
-        result = await task
-    except asyncio.CancelledError:
-        if watch.divergence is None:
-            raise
+    result, book, path, run_id = done.result, done.book, done.path, done.run_id
     new = read_ledger(path).events
     return RerunResult(
         original_run=recording.run_id,
@@ -155,14 +140,78 @@ async def arerun(
         limit_hit=result.limit_hit if result else False,
         final_text=result.final_text if result else None,
         same_final_answer=_same_final(recording.final, new),
-        divergence=watch.divergence,
-        input_changes=inputs.changes,
+        divergence=done.watch.divergence,
+        input_changes=done.inputs.changes,
         differences=tuple(compare_ledgers(recording.ledger.events, new)),
         served_model_calls=book.served_model_calls,
         served_tool_results=book.served_tool_calls,
         live_model_calls=book.live_model_calls,
         live_tool_calls=book.live_tool_calls,
     )
+
+
+@dataclass(frozen=True)
+class Replayed:
+    """A run executed against a ``ReplayBook``; ``result`` is None when it stopped at a
+    divergence."""
+
+    inputs: RerunInputs
+    book: ReplayBook
+    watch: Watch
+    run_id: str
+    path: Path
+    result: RunResult | None
+
+
+async def replay_run(
+    recording: Recording,
+    *,
+    case: CaseInput | None,
+    config: ConfigInput | None,
+    data_dir: str | os.PathLike[str] | None,
+    ledger_path: Callable[[str], Path],
+    live_from: int | None,
+    live_client: ChatCompletionClient | None,
+    model_info: ModelInfo | None,
+    parent_run: str | None,
+    on_event: Callable[[LedgerEvent], None] | None = None,
+) -> Replayed:
+    """Run ``recording``'s run again, its team rebuilt as the module doc says, serving what
+    the book holds; ``ledger_path`` names the new ledger from the new run id. Shared by
+    ``rerun`` and ``resume``."""
+    started = recording.started
+    data = resolve_data_dir(data_dir)
+    inputs = load_inputs(started, case=case, config=config, data_dir=data)
+    book = ReplayBook(recording, live_from=live_from)
+    watch = Watch()
+    team = HealthTeam(
+        inputs.config,
+        data_dir=data,
+        planner=_planner(recording, inputs.config, book, watch, live_client, model_info),
+        specialists=_specialists(recording, inputs.config, book, watch, live_client, model_info),
+        model_profile=started.model_profile,
+        on_event=on_event,
+    )
+    run_id = uuid.uuid4().hex
+    path = ledger_path(run_id)
+    task = asyncio.create_task(
+        team.run_case(
+            inputs.case,
+            ledger_path=path,
+            run_id=run_id,
+            case_source=inputs.case_source,
+            config_source=inputs.config_source,
+            parent_run=parent_run,
+        )
+    )
+    watch.attach(task)
+    result: RunResult | None = None
+    try:
+        result = await task
+    except asyncio.CancelledError:
+        if watch.divergence is None:
+            raise
+    return Replayed(inputs, book, watch, run_id, path, result)
 
 
 def rerun(

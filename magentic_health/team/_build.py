@@ -8,10 +8,20 @@ from collections.abc import Mapping
 
 from autogen_core.models import ChatCompletionClient
 
-from magentic_health.agents import LLMAgent, Specialist, ToolAgent
-from magentic_health.config import TeamConfig
+from magentic_health.agents import ARGUMENT_TOOLS, LLMAgent, Specialist, ToolAgent
+from magentic_health.config import AgentConfig, TeamConfig
 from magentic_health.models import RecordingClient
 from magentic_health.planners import LLMPlanner, Planner, RulePlanner
+from magentic_health.tools import get_tool
+
+
+def _llm_agent(agent: AgentConfig, client: ChatCompletionClient) -> LLMAgent:
+    """An LLMAgent; a model without function calling is offered no tools that take arguments
+    from it (the tools that run before the hand-off still ground its reply)."""
+    tools = None
+    if not client.model_info.get("function_calling", True):
+        tools = [get_tool(t) for t in agent.tools if t not in ARGUMENT_TOOLS]
+    return LLMAgent(agent, model_client=RecordingClient(client, agent=agent.name), tools=tools)
 
 
 def build_specialists(
@@ -24,11 +34,7 @@ def build_specialists(
     built: dict[str, Specialist] = {}
     for agent in config.specialists:
         client = clients.get(agent.name, model_client)
-        built[agent.name] = (
-            ToolAgent(agent)
-            if client is None
-            else LLMAgent(agent, model_client=RecordingClient(client, agent=agent.name))
-        )
+        built[agent.name] = ToolAgent(agent) if client is None else _llm_agent(agent, client)
     return built
 
 
@@ -42,4 +48,8 @@ def build_planner(
     client = clients.get(facilitator, model_client)
     if client is None:
         return RulePlanner()
-    return LLMPlanner(RecordingClient(client, agent=facilitator))
+    name = getattr(client, "model_name", None)  # a ResilientClient names its model
+    return LLMPlanner(
+        RecordingClient(client, agent=facilitator),
+        model_name=name if isinstance(name, str) else None,
+    )

@@ -8,7 +8,7 @@ from pydantic import BaseModel, ConfigDict
 
 from magentic_health.config import Complexity
 from magentic_health.reply import Evidence
-from magentic_health.trace import RunStatus
+from magentic_health.trace import RunCost, RunStatus
 
 
 class RunResult(BaseModel):
@@ -33,6 +33,9 @@ class RunResult(BaseModel):
     gaps: tuple[str, ...] = ()
     ledger_path: str
     usage: dict[str, dict[str, int]] = {}
+    """Tokens per agent and ``total``."""
+    cost: RunCost | None = None
+    """What the tokens cost, when the model profile has prices."""
     tool_data: dict[str, Any] = {}
     """Structured output of each tool of the verified steps, by tool name (e.g. the report)."""
     duration_ms: float = 0.0

@@ -19,9 +19,11 @@ from autogen_core import CancellationToken
 from autogen_core.models import ChatCompletionClient
 
 from magentic_health.agents import Specialist
+from magentic_health.backends import Pricing
 from magentic_health.case import Case
 from magentic_health.checkpoints import CheckContext, ConsistencyCheckpoint, conflict_topics
 from magentic_health.config import TeamConfig
+from magentic_health.errors import BackendError
 from magentic_health.models import UsageMeter
 from magentic_health.plan import TaskLedger, Triage
 from magentic_health.planners import FinalAnswer, Planner, StepOutcome, plan_waves, ready_steps
@@ -38,6 +40,7 @@ from magentic_health.trace import (
     LedgerWriter,
     ProgressLedgerEvent,
     Replan,
+    RunCost,
     RunFinished,
     RunStarted,
     RunStatus,
@@ -60,6 +63,8 @@ class RunSetup:
     specialists: Mapping[str, Specialist]
     model_profile: str
     meter: UsageMeter
+    pricing: Pricing | None = None
+    """Prices of the model's tokens, for the cost in ``run_finished``."""
     prior: Sequence[PriorOutcome] = ()
     parent_run: str | None = None
     case_source: str | None = None
@@ -156,8 +161,27 @@ class Run:
         )
 
     async def execute(self) -> RunResult:
+        """Run the loop; a model backend that fails for good ends the run ``failed`` (with
+        ``run_finished``) and raises ``BackendError`` naming the ledger."""
         self.emit(self._run_started())
-        triage = await self.planner.triage(self.case, self.config)
+        triage: Triage | None = None
+        try:
+            triage = await self.planner.triage(self.case, self.config)
+            return await self._execute(triage)
+        except BackendError as exc:
+            self.emit(
+                RunFinished(
+                    status="failed",
+                    usage=self._usage(triage),
+                    duration_ms=round((time.perf_counter() - self.started) * 1000, 3),
+                    reason=f"model backend failed: {exc}",
+                    cost=self._cost(triage),
+                ),
+                agent=self.facilitator,
+            )
+            raise BackendError(f"{exc} (the ledger is kept: {self.writer.path})") from exc
+
+    async def _execute(self, triage: Triage) -> RunResult:
         self.emit(TriageEvent(**triage.model_dump()), agent=self.facilitator)
         ledger = await self.planner.task_ledger(self.case, self.config, triage)
         ledger, seeded = reuse_prior(
@@ -333,6 +357,10 @@ class Run:
         agents = (self.facilitator, *(triage.selected if triage else ()))
         return self.setup.meter.report(agents)
 
+    def _cost(self, triage: Triage | None) -> RunCost | None:
+        pricing = self.setup.pricing
+        return pricing.cost(self._usage(triage)) if pricing is not None else None
+
     def _cancelled(self, triage: Triage) -> None:
         self.emit(
             RunFinished(
@@ -340,6 +368,7 @@ class Run:
                 usage=self._usage(triage),
                 duration_ms=round((time.perf_counter() - self.started) * 1000, 3),
                 reason="cancelled by the caller",
+                cost=self._cost(triage),
             ),
             agent=self.facilitator,
         )
@@ -354,6 +383,7 @@ class Run:
         status = self._status(ledger, final_failures)
         reason = self._reason(final_failures)
         usage = self._usage(triage)
+        cost = self._cost(triage)
         duration = (time.perf_counter() - self.started) * 1000
         self.emit(
             RunFinished(
@@ -362,6 +392,7 @@ class Run:
                 usage=usage,
                 duration_ms=round(duration, 3),
                 reason=reason,
+                cost=cost,
             ),
             agent=self.facilitator,
         )
@@ -381,6 +412,7 @@ class Run:
             gaps=final.gaps,
             ledger_path=str(self.writer.path),
             usage=usage,
+            cost=cost,
             duration_ms=duration,
             tool_data={
                 tool: data

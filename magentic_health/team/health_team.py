@@ -27,9 +27,11 @@ from autogen_core.models import ChatCompletionClient
 
 from magentic_health._data import resolve_data_dir
 from magentic_health.agents import Specialist
+from magentic_health.backends import Pricing, reporting
 from magentic_health.case import Case
 from magentic_health.config import TeamConfig
 from magentic_health.errors import InputError
+from magentic_health.logs import run_observers
 from magentic_health.models import UsageMeter, recording
 from magentic_health.planners import Planner
 from magentic_health.team._build import build_planner, build_specialists
@@ -37,7 +39,7 @@ from magentic_health.team._messages import MessageConverter, TeamMessage
 from magentic_health.team._result import RunResult
 from magentic_health.team._run import Run, RunSetup
 from magentic_health.team._state import PriorOutcome, TeamState
-from magentic_health.trace import LedgerEvent, LedgerWriter, ModelCall
+from magentic_health.trace import ErrorEvent, LedgerEvent, LedgerWriter, ModelCall, ModelRetry
 
 _SAFE = re.compile(r"[^A-Za-z0-9_.-]+")
 Subscriber = Callable[[LedgerEvent], None]
@@ -94,6 +96,7 @@ class HealthTeam(Team):
         model_client: ChatCompletionClient | None = None,
         agent_clients: Mapping[str, ChatCompletionClient] | None = None,
         model_profile: str | None = None,
+        pricing: Pricing | None = None,
         ledger_dir: Path = Path("ledgers"),
         clock: Callable[[], datetime] | None = None,
         on_event: Subscriber | None = None,
@@ -108,6 +111,8 @@ class HealthTeam(Team):
         )
         self.planner: Planner = planner or build_planner(config, model_client, clients)
         self.model_profile = model_profile or ("model" if modelled else "offline")
+        self.pricing = pricing
+        """Prices of the model's tokens: ``run_finished`` then carries the cost."""
         self._clock = clock
         self._on_event = on_event
         self._initial_case = case
@@ -169,6 +174,7 @@ class HealthTeam(Team):
             specialists=self.specialists,
             model_profile=self.model_profile,
             meter=meter,
+            pricing=self.pricing,
             prior=self._state.outcomes,
             parent_run=parent_run or self._state.last_run_id,
             case_source=case_source,
@@ -179,15 +185,17 @@ class HealthTeam(Team):
         self._running = True
         try:
             with LedgerWriter(path=ledger_path, run_id=run_id, clock=self._clock) as writer:
-                for callback in (self._on_event, subscriber):
+                for callback in (self._on_event, subscriber, *run_observers()):
                     if callback is not None:
                         writer.subscribe(callback)
                 run = Run(setup, case=case, writer=writer, run_id=run_id)
 
-                def record(payload: ModelCall, agent: str, step: str | None) -> None:
+                def record(
+                    payload: ModelCall | ModelRetry | ErrorEvent, agent: str, step: str | None
+                ) -> None:
                     writer.append(payload, agent=agent, step=step)
 
-                with recording(record, meter):
+                with recording(record, meter), reporting(record):
                     result = await run.execute()
         finally:
             self._running = False

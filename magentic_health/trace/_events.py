@@ -78,6 +78,20 @@ class ModelCall(_Payload):
     latency_ms: float
 
 
+class ModelRetry(_Payload):
+    """A model call that failed transiently and is tried again after ``wait_s``."""
+
+    type: Literal["model_retry"] = "model_retry"
+    attempt: int
+    """The attempt that failed (1 for the first call)."""
+    reason: Literal["rate_limited", "server_error", "timeout", "connection", "invalid_response"]
+    status: int | None = None
+    """The HTTP status, when the server answered."""
+    wait_s: float
+    retry_after_s: float | None = None
+    """What the server asked for (Retry-After / retry-after-ms), before our cap."""
+
+
 class ToolCall(_Payload):
     type: Literal["tool_call"] = "tool_call"
     tool: str
@@ -131,6 +145,16 @@ class Final(_Payload):
     engine: str
 
 
+class RunCost(BaseModel):
+    """What a run's tokens cost at the configured prices, per agent and in total."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    currency: str
+    per_agent: dict[str, float]
+    total: float
+
+
 class RunFinished(_Payload):
     type: Literal["run_finished"] = "run_finished"
     status: RunStatus
@@ -139,6 +163,8 @@ class RunFinished(_Payload):
     """Tokens per agent and ``total``, each ``{"prompt_tokens": n, "completion_tokens": n}``."""
     duration_ms: float
     reason: str | None = None
+    cost: RunCost | None = None
+    """Set when the model profile has prices (older ledgers lack it)."""
 
 
 class ErrorEvent(_Payload):
@@ -153,6 +179,7 @@ EventPayload = Annotated[
     | TaskLedgerEvent
     | Handoff
     | ModelCall
+    | ModelRetry
     | ToolCall
     | ToolResult
     | AgentReply
@@ -171,6 +198,7 @@ EVENT_TYPES: tuple[str, ...] = (
     "task_ledger",
     "handoff",
     "model_call",
+    "model_retry",
     "tool_call",
     "tool_result",
     "agent_reply",
