@@ -10,6 +10,7 @@ from magentic_health.case import Case, CaseImage, Document, Patient, load_case
 from magentic_health.config import TeamConfig, load_team_config
 from magentic_health.errors import (
     BackendError,
+    BackendRefusedError,
     CaseError,
     ConfigError,
     InputError,
@@ -24,6 +25,7 @@ from magentic_health.trace import LedgerEvent, read_ledger, verify_ledger
 
 __all__ = [
     "BackendError",
+    "BackendRefusedError",
     "Case",
     "CaseError",
     "CaseImage",

@@ -45,6 +45,12 @@ class BackendError(MagenticHealthError):
     exit_code = 3
 
 
+class BackendRefusedError(BackendError):
+    """The model backend refuses every call of the run (credentials, a model or deployment
+    that does not exist, a spent quota): no retry, re-plan or other specialist can help, so
+    the run ends even when a specialist meets it."""
+
+
 class LimitError(MagenticHealthError):
     """A run ended on one of its limits; the ledger holds what was done."""
 

@@ -57,9 +57,14 @@ profiles:
     retry: {max_attempts: 4, initial_wait_s: 0.01, max_wait_s: 0.05, max_retry_after_s: 0.2,
             max_total_wait_s: 2}
     capabilities: {structured_output: true}
-    agents:
-      # its search_notes tool is not a strict function tool, which structured output needs
-      PatientHistory: {capabilities: {structured_output: false}}
+  plain:
+    kind: openai-compatible
+    model: test
+    api_key_env: OPENAI_API_KEY
+    timeout_s: 2.0
+    retry: {max_attempts: 4, initial_wait_s: 0.01, max_wait_s: 0.05, max_retry_after_s: 0.2,
+            max_total_wait_s: 2}
+    capabilities: {structured_output: false}
   azure:
     kind: azure
     endpoint: ${AZURE_OPENAI_ENDPOINT}
@@ -70,8 +75,6 @@ profiles:
     retry: {max_attempts: 4, initial_wait_s: 0.01, max_wait_s: 0.05, max_retry_after_s: 0.2,
             max_total_wait_s: 2}
     capabilities: {structured_output: true, family: gpt-4o}
-    agents:
-      PatientHistory: {capabilities: {structured_output: false, family: gpt-4o}}
 """
 ENV = (
     "OPENAI_API_KEY",
@@ -431,14 +434,22 @@ TRANSIENT: dict[str, Transient] = {
         Fault("rate_limit", nth=1, retry_after_s=0.1), "rate_limited", 429, "Orchestrator", None
     ),
     "500": Transient(
-        Fault("server_error", schema="ReplyContract"), "server_error", 500, "PatientStatus", "s2"
+        Fault("server_error", schema="ReplyContract", tools=False),
+        "server_error",
+        500,
+        "PatientStatus",
+        "s2",
     ),
     "502": Transient(
         Fault("bad_gateway", schema="FinalAnswerModel"), "server_error", 502, "Orchestrator", None
     ),
     "503": Transient(Fault("unavailable", nth=1), "server_error", 503, "Orchestrator", None),
     "slower than the timeout": Transient(
-        Fault("slow", schema="ReplyContract", delay_s=5.0), "timeout", None, "PatientStatus", "s2"
+        Fault("slow", schema="ReplyContract", tools=False, delay_s=5.0),
+        "timeout",
+        None,
+        "PatientStatus",
+        "s2",
     ),
     "dropped connection": Transient(
         Fault("drop", tools=True), "connection", None, "PatientHistory", "s1"
@@ -447,7 +458,7 @@ TRANSIENT: dict[str, Transient] = {
         Fault("truncated", nth=1), "invalid_response", None, "Orchestrator", None
     ),
     "empty choices": Transient(
-        Fault("empty_choices", schema="ReplyContract"),
+        Fault("empty_choices", schema="ReplyContract", tools=False),
         "invalid_response",
         None,
         "PatientStatus",
@@ -512,8 +523,26 @@ def _next_call_of_the_same_agent(ran: Ran, request: ChatRequest) -> ChatRequest:
     return next(r for r in later if r.json()["messages"][0] == system)
 
 
-def test_invalid_tool_arguments_never_reach_the_tool(run_cli: Any) -> None:
+def test_invalid_tool_arguments_under_structured_output_are_retried(run_cli: Any) -> None:
+    """Strict tools: the client refuses arguments that break the schema, so the call is
+    retried as an unreadable reply and the tool only ever sees valid arguments."""
     ran = run_cli(Fault("bad_arguments", tools=True))
+    assert_completed(ran)
+    assert_nothing_lost(ran)
+    (retry,) = ran.events("model_retry")
+    assert (retry.agent, retry.step, retry.data["reason"]) == (
+        "PatientHistory",
+        "s1",
+        "invalid_response",
+    )
+    searches = [e for e in ran.events("tool_call") if e.data["tool"] == "search_notes"]
+    assert searches and all(isinstance(e.data["arguments"]["query"], str) for e in searches)
+
+
+def test_invalid_tool_arguments_never_reach_the_tool(run_cli: Any) -> None:
+    """Without structured output the arguments reach AutoGen, which answers the model with
+    the validation error instead of calling the tool."""
+    ran = run_cli(Fault("bad_arguments", tools=True), extra=("--model", "plain"))
     assert_completed(ran)
     assert_nothing_lost(ran, accepted=("bad_arguments",))
     bad = next(r for r in ran.server.requests if r.outcome == "bad_arguments")
@@ -584,8 +613,8 @@ def test_a_fatal_fault_ends_the_run_with_exit_3_and_one_line(run_cli: Any, name:
     ran = run_cli(fault)
     assert ran.code == 3
     lines = ran.err.strip().splitlines()
-    (line,) = [x for x in lines if x.startswith("error:")]  # besides any warnings logged
-    assert line == lines[-1] and "Traceback" not in ran.err
+    (line,) = lines  # --quiet: the one error line, no warnings logged besides
+    assert line.startswith("error:") and "Traceback" not in ran.err
     assert line.startswith(f"error: --model openai-compatible: {problem}")
     assert line.endswith(f"(the ledger is kept: {ran.ledger.path})")
     assert ran.out == ""
@@ -601,6 +630,44 @@ def test_a_fatal_fault_ends_the_run_with_exit_3_and_one_line(run_cli: Any, name:
     assert line.removeprefix("error: ").startswith(error.data["message"])
     assert finished.data["status"] == "failed"
     assert finished.data["reason"] == f"model backend failed: {error.data['message']}"
+
+
+def test_credentials_refused_at_a_specialist_end_the_run_and_its_wave(run_cli: Any) -> None:
+    """The planner's calls succeed, the first specialist's call gets a 401: every later call
+    would too, so the run ends (exit 3) instead of failing and re-planning step after step,
+    and the steps running beside it are stopped before ``run_finished`` closes the ledger."""
+    ran = run_cli(Fault("unauthorized", schema="ReplyContract", tools=False, times=None))
+    assert ran.code == 3 and "Traceback" not in ran.err
+    assert (
+        ran.err.strip()
+        .splitlines()[-1]
+        .startswith(
+            "error: --model openai-compatible: the model backend refused the credentials (HTTP 401)"
+        )
+    )
+    assert ran.server.outcomes.count("unauthorized") == 1  # no retry, no second step tried
+    assert verify_ledger(ran.ledger).ok  # (the call cancelled in flight has no model_call)
+    events = ran.ledger.events
+    (error,) = ran.events("error")
+    assert (error.agent, error.step, error.data["kind"]) == ("PatientStatus", "s2", "backend_error")
+    assert events[-1].type == "run_finished" and events[-1].data["status"] == "failed"
+    assert not [e for e in events if e.seq > error.seq and e.type == "agent_reply"]
+    assert not ran.events("final")
+    assert not [e for e in events if e.type == "handoff" and e.data["wave"] > 1]
+
+
+def test_a_request_too_long_for_one_specialist_fails_only_its_step(run_cli: Any) -> None:
+    """A context-length refusal is about that request, not the backend: the step fails (it
+    is retried once, then re-planned until the turn limit) and the others go on."""
+    ran = run_cli(Fault("context_length", schema="ReplyContract", tools=False, times=None))
+    assert ran.code == 4 and ran.result["status"] == "partial", ran.err
+    assert_nothing_lost(ran, accepted=())
+    failed = ran.events("error")
+    assert len(failed) >= 2 and {(e.agent, e.step) for e in failed} == {("PatientStatus", "s2")}
+    assert all("context window" in e.data["message"] for e in failed)
+    assert "PatientHistory" in {e.agent for e in ran.events("agent_reply")}
+    gaps = ran.events("run_finished")[0].data["gaps"]
+    assert any(g.startswith("Step s2 (PatientStatus) failed") for g in gaps)
 
 
 def test_the_key_comes_from_the_environment_and_stays_out_of_the_ledger(

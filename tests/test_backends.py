@@ -285,6 +285,7 @@ async def test_a_429_that_never_ends_gives_up_with_one_line_and_an_error_event()
     message = str(caught.value)
     assert message.startswith("--model local: the model backend kept rate-limiting us (HTTP 429)")
     assert "gave up after 3 attempts" in message and "\n" not in message
+    assert "raise the quota" in message and "--base-url" not in message  # the server is fine
     assert caught.value.exit_code == 3 and sleeps.waits == [0.1, 0.1]
 
 

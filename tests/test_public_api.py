@@ -6,6 +6,7 @@ import magentic_health
 
 PUBLIC = {
     "BackendError",
+    "BackendRefusedError",
     "Case",
     "CaseError",
     "CaseImage",
@@ -46,4 +47,5 @@ def test_error_exit_codes() -> None:
     assert magentic_health.CaseError("x").exit_code == 2
     assert magentic_health.ConfigError("x").exit_code == 2
     assert magentic_health.BackendError("x").exit_code == 3
+    assert magentic_health.BackendRefusedError("x").exit_code == 3
     assert magentic_health.LimitError("x").exit_code == 4

@@ -36,6 +36,7 @@ from magentic_health.agents._contract import (
 )
 from magentic_health.agents._handoff import handoff_message, render_output
 from magentic_health.config import AgentConfig
+from magentic_health.errors import BackendRefusedError
 from magentic_health.models import RecordingClient
 from magentic_health.reply import SpecialistReply
 from magentic_health.tools import ToolContext, ToolOutput, ToolSpec, get_tool
@@ -119,7 +120,7 @@ class LLMAgent:
             used[spec.name] = output
             return render_output(spec.name, output)
 
-        return _SchemaOnce(run, description=spec.description, name=spec.name)
+        return _SchemaOnce(run, description=spec.description, name=spec.name, strict=True)
 
     async def handle(self, request: HandoffRequest, *, emit: EventSink) -> SpecialistReply:
         grounding: dict[str, ToolOutput] = {}
@@ -171,11 +172,12 @@ _CURRENT: ContextVar[tuple[HandoffRequest, EventSink, dict[str, ToolOutput]]] = 
 
 async def _answer(ask: Callable[[], Coroutine[Any, Any, Any]]) -> ReplyContract:
     """The agent's final message read as a ``ReplyContract``; anything else is a contract
-    failure (cancellation still propagates)."""
+    failure. Cancellation, and a backend that refuses every call, still propagate: the
+    latter ends the run (exit 3) instead of failing step after step."""
     try:
         response = await ask()
         return _read(response.chat_message)
-    except asyncio.CancelledError:
+    except (asyncio.CancelledError, BackendRefusedError):
         raise
     except Exception as exc:
         raise ReplyContractError(_error_failures(exc)) from exc

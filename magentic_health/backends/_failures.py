@@ -43,6 +43,8 @@ class Fatal:
 
     message: str
     status: int | None = None
+    every_call: bool = False
+    """Every call of the run would fail the same way (not only this request)."""
 
 
 def classify(exc: BaseException, hints: Hints) -> Transient | Fatal | None:
@@ -57,13 +59,18 @@ def classify(exc: BaseException, hints: Hints) -> Transient | Fatal | None:
                 f"the model backend refused the credentials (HTTP {exc.status_code}); "
                 f"check {hints.auth}",
                 exc.status_code,
+                every_call=True,
             )
         case openai.NotFoundError():
             return Fatal(
-                f"the model or deployment was not found (HTTP 404); check {hints.not_found}", 404
+                f"the model or deployment was not found (HTTP 404); check {hints.not_found}",
+                404,
+                every_call=True,
             )
         case openai.RateLimitError() if _code(exc) == "insufficient_quota":
-            return Fatal("the account's quota is used up (HTTP 429 insufficient_quota)", 429)
+            return Fatal(
+                "the account's quota is used up (HTTP 429 insufficient_quota)", 429, every_call=True
+            )
         case openai.RateLimitError():
             return Transient("rate_limited", 429, retry_after(exc.response.headers))
         case openai.APIStatusError() if exc.status_code in (408, 409) or exc.status_code >= 500:
@@ -98,6 +105,8 @@ def unreachable(reason: Reason, hints: Hints) -> str:
         "connection": "the model backend cannot be reached",
         "invalid_response": "the model backend's replies could not be read",
     }[reason]
+    if reason == "rate_limited":
+        return f"{what}; wait and try again, or raise the quota of the key or deployment"
     return f"{what}; check {hints.unreachable}"
 
 

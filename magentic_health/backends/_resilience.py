@@ -30,7 +30,7 @@ from tenacity import AsyncRetrying, RetryCallState
 
 from magentic_health.backends._failures import Fatal, Hints, Transient, classify, unreachable
 from magentic_health.backends._profiles import RetryPolicy
-from magentic_health.errors import BackendError
+from magentic_health.errors import BackendError, BackendRefusedError
 from magentic_health.models._stream import WrappingClient
 from magentic_health.models.recording import _STEP
 from magentic_health.trace import ErrorEvent, ModelRetry
@@ -164,4 +164,6 @@ class ResilientClient(WrappingClient):
             line = f"{unreachable(failure.reason, self.hints)} (gave up after {attempts} attempts)"
         message = f"--model {self.profile}: {line}"
         _report(ErrorEvent(message=message, kind="backend_error"), self.agent)
+        if isinstance(failure, Fatal) and failure.every_call:
+            return BackendRefusedError(message)
         return BackendError(message)

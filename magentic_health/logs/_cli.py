@@ -1,10 +1,11 @@
 """The command line's log and trace options, added to a command by one decorator.
 
 By default a run writes no log lines besides its progress view: only warnings and errors (ours
-and third parties', redacted) reach stderr. ``--log-format`` or ``--log-file`` turn the logs on
-(info and up); ``--log-level`` sets the level; ``--log-text`` lets patient text in (secrets stay
-masked); ``--autogen-trace`` turns AutoGen's own loggers (and tracing) on; ``--otel`` exports our
-spans (also on when ``OTEL_EXPORTER_OTLP_ENDPOINT`` is set and the SDK is installed).
+and third parties', redacted) reach stderr, and with ``--quiet`` only errors. ``--log-format``
+or ``--log-file`` turn the logs on (info and up); ``--log-level`` sets the level;
+``--log-text`` lets patient text in (secrets stay masked); ``--autogen-trace`` turns AutoGen's
+own loggers (and tracing) on; ``--otel`` exports our spans (also on when
+``OTEL_EXPORTER_OTLP_ENDPOINT`` is set and the SDK is installed).
 """
 
 from __future__ import annotations
@@ -87,15 +88,17 @@ def setup_from_options(
     log_text: bool,
     autogen_trace: bool,
     otel: bool,
+    quiet: bool = False,
 ) -> None:
-    """Configure logging (and tracing) as the options say."""
+    """Configure logging (and tracing) as the options say; ``quiet`` (the command's
+    ``--quiet``) keeps even warnings off stderr unless logging was asked for."""
     logging_on = log_format is not None or log_file is not None
     fmt = cast(LogFormat, log_format or ("json" if log_file is not None else "console"))
     with_text = log_text or env_flag(LOG_TEXT_ENV)
     with_autogen = autogen_trace or env_flag(AUTOGEN_TRACE_ENV)
     configure_logging(
         fmt,
-        level=log_level or ("info" if logging_on else "warning"),
+        level=log_level or ("info" if logging_on else "error" if quiet else "warning"),
         include_text=with_text,
         file=log_file,
         autogen_trace=with_autogen,
@@ -134,6 +137,7 @@ def log_options(command: F) -> F:
             log_text=log_text,
             autogen_trace=autogen_trace,
             otel=otel,
+            quiet=bool(kwargs.get("quiet", False)),
         )
         try:
             return command(*args, **kwargs)

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Coroutine, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from autogen_core import CancellationToken
 from autogen_core.models import ChatCompletionClient
@@ -234,8 +235,8 @@ class Run:
             allowed = [s for s in ready if self._take_turn()]
             if ready and not allowed:
                 raise _LimitReached
-            runs = (self.steps.run(s, self.outcomes, wave=wave) for s in allowed)
-            results = self._cross_check(list(await asyncio.gather(*runs)))
+            runs = [self.steps.run(s, self.outcomes, wave=wave) for s in allowed]
+            results = self._cross_check(await _all_or_none(runs))
             self.outcomes.update({o.step.id: o for o in results})
             if not ready and not self._take_turn():  # an idle wave still spends a turn
                 raise _LimitReached
@@ -421,3 +422,17 @@ class Run:
                 for tool, data in outcome.reply.data.items()
             },
         )
+
+
+async def _all_or_none(runs: list[Coroutine[Any, Any, StepOutcome]]) -> list[StepOutcome]:
+    """The wave's outcomes, in order. When one step raises (a model backend that refuses
+    every call), the others are cancelled and awaited before the error goes on, so nothing
+    writes to the ledger after the run's ``run_finished``."""
+    tasks = [asyncio.ensure_future(run) for run in runs]
+    try:
+        return list(await asyncio.gather(*tasks))
+    except BaseException:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        raise

@@ -14,6 +14,7 @@ from magentic_health.agents import EventSink, HandoffRequest, ReplyContractError
 from magentic_health.case import Case
 from magentic_health.checkpoints import CheckContext, Verdict, get_checkpoint, needs_model
 from magentic_health.config import AgentConfig
+from magentic_health.errors import BackendRefusedError
 from magentic_health.models import in_step
 from magentic_health.plan import PlanStep
 from magentic_health.planners import StepOutcome
@@ -161,6 +162,8 @@ class StepRunner:
             reply = await self.specialists[step.agent].handle(request, emit=self.emit)
         except ReplyContractError as exc:
             return exc
+        except BackendRefusedError:
+            raise  # every later call would be refused too: the run ends (exit 3)
         except Exception as exc:  # one agent's crash ends its step, not the run
             self.emit(
                 ErrorEvent(message=f"{type(exc).__name__}: {exc}", kind="agent_error"),
