@@ -43,8 +43,6 @@ from magentic_health.models.scripted import Reply
 from magentic_health.models.simulated import SimulatedModel
 from magentic_health.trace import Ledger, LedgerEvent, read_ledger, verify_ledger
 
-pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")  # pydantic, on parsed replies
-
 CASE = "synthea_lung_nsclc"
 REQUEST = "Prepare the tumor board review"
 MODELS_YAML = """\

@@ -6,6 +6,7 @@ retries, so every retry is seen and recorded.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -115,6 +116,7 @@ def raw_client(
     credential: TokenCredential | None = None,
 ) -> ChatCompletionClient:
     """The autogen-ext client for one ``AgentModel`` (no network until the first call)."""
+    _quiet_parsed_dump_warning()
     p = selection.profile
     common: dict[str, Any] = {"timeout": model.timeout_s, "max_retries": 0}
     if where.endpoint and p.kind != "azure":
@@ -174,4 +176,16 @@ def _azure(
         api_version=where.api_version or "",
         **auth,
         **common,
+    )
+
+
+def _quiet_parsed_dump_warning() -> None:
+    """autogen-ext logs each structured-output completion with ``model_dump()``; pydantic then
+    warns that openai's ``parsed`` field holds our answer model where it declared None. The
+    warning is about that log record only (the answer is read correctly), yet it would reach
+    the user's stderr on every structured run: silence exactly that one."""
+    warnings.filterwarnings(
+        "ignore",
+        message=r"(?s)Pydantic serializer warnings:.*field_name='parsed'",
+        category=UserWarning,
     )
