@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import threading
 import typing
 from collections.abc import Callable
@@ -435,6 +436,18 @@ def test_mistyped_envelope_in_the_middle_is_an_error(ledger_path: Path) -> None:
     events[2]["seq"] = "2"
     write_lines(ledger_path, events)
     with pytest.raises(LedgerError, match=r":3: not a ledger event: seq: "):
+        read_ledger(ledger_path)
+
+
+@pytest.mark.parametrize(("version", "shown"), [(True, "true"), (1.0, "1.0"), (2, None)])
+def test_a_version_that_is_not_the_integer_1_is_an_error(
+    ledger_path: Path, version: object, shown: str | None
+) -> None:
+    events = raw_lines(ledger_path)
+    events[1]["v"] = version
+    write_lines(ledger_path, events)
+    expected = f"v is {shown}, not the integer 1" if shown else "v: Input should be 1"
+    with pytest.raises(LedgerError, match=rf":2: not a ledger event: {re.escape(expected)}"):
         read_ledger(ledger_path)
 
 

@@ -38,7 +38,7 @@ def canonical_bytes(obj: Mapping[str, Any] | list[Any]) -> bytes:
         out = orjson.dumps(obj, option=_OPTIONS)
     except TypeError:  # orjson.JSONEncodeError: too large an int, a non-str key, ...
         return _slow(obj)
-    if b"0.0000" in out or _TINY_EXPONENT.search(out) is not None:
+    if b"0.0000" in out or (b"e-" in out and _TINY_EXPONENT.search(out) is not None):
         return _slow(obj)
     return out
 

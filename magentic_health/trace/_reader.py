@@ -131,10 +131,10 @@ def _parse_line(raw: bytes) -> LedgerEvent:
         event = LedgerEvent.model_validate(obj, strict=True)
     except ValidationError as exc:
         raise _BadLine(_first_error(exc), tail_ok=False) from None
-    # ``data`` holds the parsed JSON values as they are; the rest must be exactly as written
-    small = {k: v for k, v in obj.items() if k != "data"}
-    if canonical_bytes(event.model_dump(mode="json", exclude={"data"})) != canonical_bytes(small):
-        raise _BadLine("envelope values differ from what the writer writes", tail_ok=False)
+    # strict validation keeps every envelope value as written, except that ``Literal[1]``
+    # also takes ``true`` and ``1.0``, which the writer never writes
+    if type(obj["v"]) is not int:
+        raise _BadLine(f"v is {_raw_json(obj['v'])}, not the integer 1", tail_ok=False)
     return event
 
 
@@ -250,8 +250,18 @@ def _event_problem(event: LedgerEvent, prev_hash: str, run_id: str) -> str | Non
     if event.run_id != run_id:
         return f"run_id of seq {seq} is {event.run_id!r}, not the run's {run_id!r}"
     body = canonical_bytes(event.data)
-    envelope = event.model_dump(mode="json", exclude={"data", "hash"})
-    if envelope_hash(event.prev_hash, {**envelope, "data": None}, body) != event.hash:
+    envelope = {
+        "v": event.v,
+        "seq": seq,
+        "ts": event.ts,
+        "run_id": event.run_id,
+        "type": event.type,
+        "agent": event.agent,
+        "step": event.step,
+        "data": None,
+        "prev_hash": event.prev_hash,
+    }
+    if envelope_hash(event.prev_hash, envelope, body) != event.hash:
         return f"hash mismatch at seq {seq}"
     if "type" in event.data:
         return f"data of seq {seq} carries its own 'type' key; the type belongs in the envelope"
@@ -281,3 +291,8 @@ def _payload_problem(event: LedgerEvent, body: bytes) -> str | None:
         )
     event._payload = payload.model_copy(update=raw) if raw else payload
     return None
+
+
+def _raw_json(value: Any) -> str:
+    """A parsed JSON value shown as JSON, for messages."""
+    return json.dumps(value)
