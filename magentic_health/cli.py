@@ -32,8 +32,9 @@ from magentic_health.case import list_sample_cases
 from magentic_health.config import load_team_config
 from magentic_health.errors import InputError, MagenticHealthError
 from magentic_health.logs import log_options
-from magentic_health.rerun import ResumeResult, aresume
-from magentic_health.rerun._cli import check_live_model, rerun_command
+from magentic_health.rerun import ResumeResult
+from magentic_health.rerun._cli import rerun_command
+from magentic_health.rerun._live import LiveModel, resume_with_backend
 from magentic_health.team import RunResult
 from magentic_health.trace import read_ledger, verify_ledger
 
@@ -154,7 +155,7 @@ def app() -> None:
     type=click.Path(path_type=Path),
     metavar="LEDGER",
     help="Continue the crashed run of LEDGER in a new run and ledger (beside LEDGER unless "
-    "--out is given); give no CASE.",
+    "--out is given); give no CASE. A model run continues on its recorded profile (or --model).",
 )
 def run(
     case: str | None,
@@ -176,10 +177,19 @@ def run(
     view = None if quiet else ProgressView()
     resumed = None
     if resume_from is not None:
-        _check_resume_options(resume_from, case, request, model, live_trials)
+        _check_resume_options(case, request, live_trials)
         out = None if _defaulted("out_dir") else out_dir
+        live = LiveModel(None if _defaulted("model") else model, model_options)
         resumed = asyncio.run(
-            aresume(resume_from, config=config, data_dir=data_dir, out_dir=out, on_event=view)
+            resume_with_backend(
+                resume_from,
+                live,
+                config=config,
+                data_dir=data_dir,
+                out_dir=out,
+                on_event=view,
+                on_backend=None if quiet else _announce_backend,
+            )
         )
         _note_resume(resumed)
         result = resumed.run
@@ -220,10 +230,9 @@ def _defaulted(name: str) -> bool:
     return source in (None, ParameterSource.DEFAULT)
 
 
-def _check_resume_options(
-    ledger: Path, case: str | None, request: str | None, model: str, live_trials: bool
-) -> None:
-    """A resumed run answers what the crashed run recorded: its case, request and search."""
+def _check_resume_options(case: str | None, request: str | None, live_trials: bool) -> None:
+    """A resumed run answers what the crashed run recorded: its case, request and search
+    (``--model`` may name another profile: ``resume_with_backend`` checks it)."""
     for given, what in (
         (case is not None, f"CASE ({case!r})"),
         (request is not None, "--request"),
@@ -234,8 +243,6 @@ def _check_resume_options(
                 f"{what} cannot be combined with --resume: the resumed run takes the crashed "
                 "run's case, request and trial search from its ledger"
             )
-    if not _defaulted("model"):
-        check_live_model(ledger, model, live_from=0)
 
 
 def _note_resume(resumed: ResumeResult) -> None:

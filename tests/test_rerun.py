@@ -177,8 +177,13 @@ def test_model_flag_needs_live_from_and_an_engine_that_can_continue(
     )
     assert cli(["rerun", run["ledger"], "--model", "offline"]) == 2
     assert "give --live-from SEQ" in capsys.readouterr().err
-    assert cli(["rerun", run["ledger"], "--live-from", "5", "--model", "openai"]) == 3
-    assert "no openai backend" in capsys.readouterr().err
+    assert cli(["rerun", run["ledger"], "--live-from", "5", "--model", "openai"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == (
+        "error: --model 'openai': the run used the offline engine; a model cannot continue it "
+        "(its plan and replies come from rules): leave --model out, or give --model offline"
+    )
+    assert cli(["rerun", run["ledger"], "--live-from", "5", "--model", "offline"]) == 0
 
 
 # -- model-driven specialists with a scripted model -----------------------------------------------
@@ -319,8 +324,35 @@ async def test_live_from_continues_with_the_live_model_and_names_the_parent(
 
 async def test_live_from_a_model_run_without_a_model_is_a_backend_error(tmp_path: Path) -> None:
     result, _ = await model_run(tmp_path, llm_planner=False)
-    with pytest.raises(BackendError, match="no model backend"):
+    with pytest.raises(BackendError, match=r"no model client was given .* pass live_client="):
         await arerun(result.ledger_path, case=synthetic_case(), live_from=3)
+
+
+async def test_live_clients_answer_each_agent_and_live_client_the_others(
+    tmp_path: Path,
+) -> None:
+    result, _ = await model_run(tmp_path, llm_planner=False)
+    calls = of_type(events(result.ledger_path), "model_call")
+    status = ScriptedModelClient(lambda r: contract("Live status."))
+    others = ScriptedModelClient(
+        lambda r: specialist_answer(r) if r.tool_names else contract("Live.")
+    )
+    rerun = await arerun(
+        result.ledger_path,
+        case=synthetic_case(),
+        live_from=calls[0].seq,  # every model call runs live
+        live_client=others,
+        live_clients={"PatientStatus": status},
+    )
+    assert rerun.divergence is None and rerun.status is not None
+    assert rerun.live_model_calls == len(status.requests) + len(others.requests)
+    new = of_type(events(rerun.ledger_path), "model_call")
+    by_status = [c for c in new if c.agent == "PatientStatus"]
+    assert len(by_status) == len(status.requests) > 0
+    assert len(new) - len(by_status) == len(others.requests) > 0
+    replies = {e.agent: e.data["text"] for e in of_type(events(rerun.ledger_path), "agent_reply")}
+    assert replies["PatientStatus"] == "Live status."
+    assert "Live status." not in {t for a, t in replies.items() if a != "PatientStatus"}
 
 
 async def test_a_ledger_without_a_case_source_asks_for_the_case(tmp_path: Path) -> None:
@@ -383,3 +415,22 @@ async def test_a_ledger_from_before_case_source_reruns_with_the_case_given(
     rerun = await arerun(old, case="synthea_colon")
     assert rerun.same_final_answer and rerun.divergence is None and not rerun.input_changes
     assert rerun.final_text == result.final_text
+
+
+async def test_a_model_ledger_from_before_model_call_model_reruns_reproduced(
+    tmp_path: Path,
+) -> None:
+    result, _ = await model_run(tmp_path, llm_planner=False)
+    old = tmp_path / "old.jsonl"
+    prev, lines = GENESIS_HASH, []
+    for event in events(result.ledger_path):  # re-chained as written before model_call.model
+        envelope = event.model_dump(mode="json") | {"prev_hash": prev}
+        if event.type == "model_call":
+            assert envelope["data"].pop("model") is None  # the scripted client names no model
+        envelope["hash"] = prev = compute_hash(prev, envelope)
+        lines.append(json.dumps(envelope, ensure_ascii=False) + "\n")
+    old.write_text("".join(lines), encoding="utf-8")
+    assert verify_ledger(old).ok
+    rerun = await arerun(old, case=synthetic_case())
+    assert rerun.reproduced, rerun.differences
+    assert {c.data["model"] for c in of_type(events(rerun.ledger_path), "model_call")} == {None}

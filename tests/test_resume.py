@@ -252,8 +252,8 @@ def test_options_that_would_change_the_run_are_refused(
     for option in (["--request", "What is the stage?"], ["--live-trials"]):
         err = refused(["run", "--resume", crashed, *option], capsys)
         assert f"{option[0]} cannot be combined with --resume" in err
-    err = refused(["run", "--resume", crashed, "--model", "openai"], capsys, code=3)
-    assert "no openai backend" in err
+    err = refused(["run", "--resume", crashed, "--model", "openai"], capsys)
+    assert "--model 'openai': the run used the offline engine; a model cannot continue it" in err
     assert "missing argument 'CASE' (or give --resume LEDGER)" in refused(["run"], capsys)
     assert list(tmp_path.iterdir()) == [tmp_path / "crashed.jsonl"]  # nothing was run
     assert cli(["run", "--resume", crashed, "--model", "offline", "--quiet"]) == 0

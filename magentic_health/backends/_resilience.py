@@ -31,8 +31,8 @@ from tenacity import AsyncRetrying, RetryCallState
 from magentic_health.backends._failures import Fatal, Hints, Transient, classify, unreachable
 from magentic_health.backends._profiles import RetryPolicy
 from magentic_health.errors import BackendError, BackendRefusedError
+from magentic_health.models import current_step
 from magentic_health.models._stream import WrappingClient
-from magentic_health.models.recording import _STEP
 from magentic_health.trace import ErrorEvent, ModelRetry
 
 BackendEvent = ModelRetry | ErrorEvent
@@ -56,7 +56,7 @@ def reporting(sink: BackendEventSink) -> Iterator[None]:
 def _report(event: BackendEvent, agent: str) -> None:
     sink = _SINK.get()
     if sink is not None:
-        sink(event, agent, _STEP.get())
+        sink(event, agent, current_step())
 
 
 class ResilientClient(WrappingClient):

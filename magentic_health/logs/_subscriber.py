@@ -168,7 +168,7 @@ def model_call_fields(payload: ModelCall) -> Fields:
     """A model call without its response: model, tokens, latency, digest, finish reason."""
     finish = payload.response.get("finish_reason")
     return {
-        "model": getattr(payload, "model", None),
+        "model": payload.model,
         "prompt_tokens": payload.usage.get("prompt_tokens", 0),
         "completion_tokens": payload.usage.get("completion_tokens", 0),
         "latency_ms": payload.latency_ms,

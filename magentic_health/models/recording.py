@@ -100,6 +100,12 @@ def in_step(step: str | None) -> Iterator[None]:
         _STEP.reset(token)
 
 
+def current_step() -> str | None:
+    """The plan step the current context's model calls are attributed to (``in_step``), or
+    None outside a step (the orchestrator's own calls)."""
+    return _STEP.get()
+
+
 @functools.lru_cache(maxsize=256)
 def _schema(model: type[BaseModel]) -> dict[str, Any]:
     return model.model_json_schema()
@@ -158,7 +164,11 @@ def _tool_schema(tool: Tool | ToolSchema) -> Any:
 
 
 class RecordingClient(WrappingClient):
-    """Wraps a model client for one agent; records and meters each call during a run."""
+    """Wraps a model client for one agent; records and meters each call during a run.
+
+    The recorded ``model`` is the inner client's ``model_name`` (a ``ResilientClient`` sets
+    it), read when the call returns: a replaying client names the model of the call it
+    served, which may differ from call to call."""
 
     def __init__(self, inner: ChatCompletionClient, *, agent: str) -> None:
         self.inner = inner
@@ -198,6 +208,12 @@ class RecordingClient(WrappingClient):
                     "completion_tokens": result.usage.completion_tokens,
                 },
                 latency_ms=round((time.perf_counter() - start) * 1000, 3),
+                model=_model_name(self.inner),
             )
-            active.sink(payload, self.agent, _STEP.get())
+            active.sink(payload, self.agent, current_step())
         return result
+
+
+def _model_name(client: ChatCompletionClient) -> str | None:
+    name = getattr(client, "model_name", None)
+    return name if isinstance(name, str) else None

@@ -6,6 +6,7 @@ from magentic_health.rerun._client import ReplayModelClient
 from magentic_health.rerun._compare import (
     IGNORED_DATA_FIELDS,
     IGNORED_ENVELOPE_FIELDS,
+    IGNORED_EVENT_TYPES,
     LedgerDifference,
     compare_ledgers,
 )
@@ -17,6 +18,7 @@ from magentic_health.rerun._resume import ResumeResult, aresume, resume, resume_
 __all__ = [
     "IGNORED_DATA_FIELDS",
     "IGNORED_ENVELOPE_FIELDS",
+    "IGNORED_EVENT_TYPES",
     "Divergence",
     "InputChange",
     "LedgerDifference",

@@ -2,8 +2,9 @@
 
 Exit codes: 0 reproduced (with ``--live-from``: the continued run completed); 1 a divergence,
 or a final answer or ledger that differs (``--live-from``: the run failed); 2 bad input (a
-broken chain, a case or configuration that cannot be found); 3 no model backend to continue
-with; 4 a live continuation ended on a limit.
+broken chain, a case or configuration that cannot be found, a model profile that cannot
+continue the run); 3 the model backend of the live part is unavailable; 4 a live continuation
+ended on a limit.
 """
 
 from __future__ import annotations
@@ -15,13 +16,15 @@ from pathlib import Path
 import click
 
 from magentic_health._api import MODEL_PROFILES
-from magentic_health._cli_options import data_dir_option, format_option
-from magentic_health.errors import BackendError, InputError
-from magentic_health.rerun._recorded import Recording
-from magentic_health.rerun._rerun import RerunResult, arerun
+from magentic_health._cli_options import ModelOptions, data_dir_option, format_option
+from magentic_health.backends import Backend
+from magentic_health.logs import log_options
+from magentic_health.rerun._live import LiveModel, rerun_with_backend
+from magentic_health.rerun._rerun import RerunResult
 
 
 @click.command("rerun")
+@log_options
 @click.argument("ledger", type=click.Path(path_type=Path))
 @click.option(
     "--live-from",
@@ -32,8 +35,25 @@ from magentic_health.rerun._rerun import RerunResult, arerun
 )
 @click.option(
     "--model",
-    type=click.Choice(MODEL_PROFILES),
-    help="Model profile of the live part (default: the recorded one); needs --live-from.",
+    metavar="PROFILE",
+    help="Model profile of the live part (default: the recorded one): "
+    f"{' | '.join(MODEL_PROFILES)} or another profile of --models; needs --live-from.",
+)
+@click.option(
+    "--models",
+    type=click.Path(path_type=Path),
+    metavar="FILE",
+    help="Model profiles (default: $MAGENTIC_HEALTH_MODELS or configs/models.yaml).",
+)
+@click.option(
+    "--base-url",
+    metavar="URL",
+    help="The API root of an OpenAI-compatible server for the live part (Azure: the endpoint).",
+)
+@click.option(
+    "--model-name",
+    metavar="NAME",
+    help="The model (Azure: the deployment) every agent uses in the live part.",
 )
 @click.option("--case", "case", help="The case, instead of the one run_started names.")
 @click.option(
@@ -54,6 +74,9 @@ def rerun_command(
     ledger: Path,
     live_from: int | None,
     model: str | None,
+    models: Path | None,
+    base_url: str | None,
+    model_name: str | None,
     case: str | None,
     config: Path | None,
     data_dir: Path | None,
@@ -61,16 +84,17 @@ def rerun_command(
     fmt: str,
 ) -> int:
     """Run LEDGER's run again with its model calls and tool results served from the ledger."""
-    if model is not None:
-        check_live_model(ledger, model, live_from)
+    live = LiveModel(model, ModelOptions(models=models, base_url=base_url, model_name=model_name))
     result = asyncio.run(
-        arerun(
+        rerun_with_backend(
             ledger,
+            live,
+            live_from=live_from,
             case=case,
             config=config,
             data_dir=data_dir,
             out_dir=out_dir,
-            live_from=live_from,
+            on_backend=announce_backend,
         )
     )
     if fmt == "json":
@@ -80,23 +104,9 @@ def rerun_command(
     return result.exit_code
 
 
-def check_live_model(ledger: Path, model: str, live_from: int | None) -> None:
-    """``--model`` picks what the live part runs on; only the recorded engine can go on (also
-    checks ``run --resume --model``)."""
-    if live_from is None:
-        raise InputError(f"--model {model!r} applies to the live part: give --live-from SEQ too")
-    recorded = Recording.read(ledger).started.model_profile
-    if model in ("offline", "auto") and recorded == "offline":
-        return
-    if model in ("offline", "auto"):
-        raise InputError(
-            f"--model {model!r}: the run used the model profile {recorded!r}; the offline engine "
-            "cannot continue it (its plan and replies come from a model)"
-        )
-    raise BackendError(
-        f"--model {model!r}: this version has no {model} backend yet; continue an offline run "
-        "with --model offline"
-    )
+def announce_backend(backend: Backend) -> None:
+    """Which model backend the live part uses, and why (stderr)."""
+    click.echo(f"model: {backend.label} [{backend.reason}]", err=True)
 
 
 def _print_text(result: RerunResult) -> None:

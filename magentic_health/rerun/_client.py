@@ -35,7 +35,11 @@ class ReplayModelClient(WholeReplyStreaming):
     A request with no recorded match goes to ``live`` when given (``--live-from``), else stops
     the run as a divergence. ``model_info`` must say what the original client said (it decides
     structured output, which is part of the request); by default every capability is on.
+    ``model_name`` names the model of the last call: the recorded one for a served call, the
+    live client's for a live one (``RecordingClient`` records it in the new ``model_call``).
     """
+
+    model_name: str | None = None
 
     def __init__(
         self,
@@ -64,7 +68,7 @@ class ReplayModelClient(WholeReplyStreaming):
         digest = request_digest(messages, tools=tools, json_output=json_output)
         found = self.book.take_model_call(digest)
         if found is not None:
-            result = recorded_result(found)
+            result, model = recorded_result(found), found.call.model
         elif self.live is not None:
             self.book.count_live(model=True)
             result = await self.live.create(
@@ -75,8 +79,11 @@ class ReplayModelClient(WholeReplyStreaming):
                 extra_create_args=extra_create_args,
                 cancellation_token=cancellation_token,
             )
+            named = getattr(self.live, "model_name", None)
+            model = named if isinstance(named, str) else None
         else:
             self._diverged(digest, messages, tools, json_output)
+        self.model_name = model  # no await from here to the caller reading it
         self._last = result.usage
         self._total = RequestUsage(
             prompt_tokens=self._total.prompt_tokens + result.usage.prompt_tokens,

@@ -8,10 +8,14 @@ Ignored, and why:
   another order; instead, order is compared within each step's events and within the
   orchestrator's (the events with no step), which is where order means something;
 - ``model_call.latency_ms``, ``tool_result.duration_ms`` and ``run_finished.duration_ms``:
-  timings measured on the wall clock.
+  timings measured on the wall clock;
+- ``model_retry`` events, whole: a retried call is a transient fact of the network (a 429, a
+  timeout) on the way to the same answer, not the run's logic; a rerun serves the answer and
+  retries nothing. A call that was given up on is an ``error`` event, which is compared.
 
 Everything else is compared: types, agents, steps, and every other data field (a rerun's
-``run_started`` names the same parent, case and configuration as the original's).
+``run_started`` names the same parent, case and configuration as the original's). A field an
+older ledger lacks (one added since, such as ``model_call.model``) is compared at its default.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ IGNORED_DATA_FIELDS: dict[str, tuple[str, ...]] = {
     "tool_result": ("duration_ms",),
     "run_finished": ("duration_ms",),
 }
+IGNORED_EVENT_TYPES = ("model_retry",)
 
 
 class LedgerDifference(BaseModel):
@@ -55,13 +60,18 @@ def _seq(value: int | None) -> str:
 
 
 def comparable(event: LedgerEvent) -> dict[str, Any]:
-    """An event without the ignored fields."""
+    """An event without the ignored fields, the fields its ledger lacks at their default."""
     ignored = IGNORED_DATA_FIELDS.get(event.type, ())
+    data = event.data
+    payload = event.payload()
+    missing = {n for n in type(payload).model_fields if n != "type" and n not in data}
+    if missing:
+        data = data | payload.model_dump(mode="json", include=missing)
     return {
         "type": event.type,
         "agent": event.agent,
         "step": event.step,
-        "data": {k: v for k, v in event.data.items() if k not in ignored},
+        "data": {k: v for k, v in data.items() if k not in ignored},
     }
 
 
@@ -81,7 +91,8 @@ def compare_ledgers(
 def _streams(events: Sequence[LedgerEvent]) -> dict[str, list[LedgerEvent]]:
     streams: dict[str, list[LedgerEvent]] = defaultdict(list)
     for event in events:
-        streams["orchestrator" if event.step is None else f"step {event.step}"].append(event)
+        if event.type not in IGNORED_EVENT_TYPES:
+            streams["orchestrator" if event.step is None else f"step {event.step}"].append(event)
     return streams
 
 

@@ -41,7 +41,7 @@ def load_inputs(
     """The case (with the recorded request) and configuration, from the overrides given or
     from ``run_started``; ``changes`` lists the digests that differ."""
     loaded, case_source = _case(started, case, data_dir)
-    team, config_source = _config(started, config)
+    team, config_source = team_config(started, config)
     changes = []
     actual_case = case_digest(loaded)
     if actual_case != started.case_digest:
@@ -70,7 +70,9 @@ def _case(started: RunStarted, given: CaseInput | None, data_dir: Path) -> tuple
     return case, source
 
 
-def _config(started: RunStarted, given: ConfigInput | None) -> tuple[TeamConfig, str | None]:
+def team_config(started: RunStarted, given: ConfigInput | None) -> tuple[TeamConfig, str | None]:
+    """The team configuration (``given``, else the one ``run_started`` names) and its source;
+    the recorded run's, live trial search included, when that is what its digest says."""
     if isinstance(given, TeamConfig):
         return given, None
     source = os.fspath(given) if given is not None else started.config_source

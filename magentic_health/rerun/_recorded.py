@@ -36,6 +36,12 @@ TOOL_ARGUMENT_KEYS = ("case_id", "instruction", "upstream")
 model's ``query``, which the instruction then carries) and the names of the upstream outputs."""
 
 
+def profile_name(model_profile: str) -> str:
+    """The profile a ``run_started.model_profile`` names: the part before `` (``
+    (``"azure (deployment x)"`` is ``azure``; ``"offline"`` is ``offline``)."""
+    return model_profile.split(" (", 1)[0]
+
+
 def tool_arguments_digest(arguments: Mapping[str, Any]) -> str:
     """sha256 of a tool call's canonical arguments (``TOOL_ARGUMENT_KEYS``, JSON, keys sorted)."""
     canonical = {key: arguments.get(key) for key in TOOL_ARGUMENT_KEYS}
@@ -87,6 +93,11 @@ class Recording:
     @property
     def path(self) -> Path:
         return self.ledger.path
+
+    @property
+    def profile(self) -> str:
+        """The recorded model profile's name (``offline`` for the offline engine)."""
+        return profile_name(self.started.model_profile)
 
     @classmethod
     def read(cls, path: str | os.PathLike[str], *, purpose: str = "a rerun") -> Recording:

@@ -5,7 +5,9 @@ The team is rebuilt as the original was: the rule planner when the original's en
 offline rule engine, else the LLM planner; tool-only specialists for the offline profile, else
 model-driven ones (a team mixing the two is not told apart by the ledger). Every model client
 is a ``ReplayModelClient`` and every tool a replayed one. With ``live_from`` only the calls
-recorded before that seq are served; the others go to ``live_client`` and the real tools.
+recorded before that seq are served; the others go to the real tools and to each agent's
+``live_clients`` entry, else to ``live_client`` (the command line opens them with
+``open_backend``).
 """
 
 from __future__ import annotations
@@ -13,8 +15,8 @@ from __future__ import annotations
 import asyncio
 import os
 import uuid
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from autogen_core.models import ChatCompletionClient, ModelInfo
@@ -86,6 +88,29 @@ class RerunResult(BaseModel):
         return 4 if self.limit_hit else 0
 
 
+@dataclass(frozen=True)
+class LiveModels:
+    """The model clients the live part runs on: each agent's own, else the shared one."""
+
+    shared: ChatCompletionClient | None = None
+    per_agent: Mapping[str, ChatCompletionClient] = field(default_factory=dict)
+
+    def of(self, agent: str) -> ChatCompletionClient | None:
+        return self.per_agent.get(agent, self.shared)
+
+    def __bool__(self) -> bool:
+        return self.shared is not None or bool(self.per_agent)
+
+
+def no_live_model(started_profile: str, what: str, function: str) -> BackendError:
+    """The error for a model run continued from Python without a model client."""
+    return BackendError(
+        f"{what}: the run used the model profile {started_profile!r} and no model client was "
+        f"given to continue it with; pass live_client= to magentic_health.rerun.{function} "
+        "(or live_clients=, one per agent, such as open_backend(...).agent_clients)"
+    )
+
+
 def rerun_ledger_path(original: Path, out_dir: Path | None, run_id: str) -> Path:
     """``<out or the original's folder>/<original stem>-rerun-<run id prefix>.jsonl``."""
     folder = out_dir if out_dir is not None else original.parent
@@ -101,21 +126,20 @@ async def arerun(
     out_dir: str | os.PathLike[str] | None = None,
     live_from: int | None = None,
     live_client: ChatCompletionClient | None = None,
+    live_clients: Mapping[str, ChatCompletionClient] | None = None,
     model_info: ModelInfo | None = None,
 ) -> RerunResult:
     """Rerun the run recorded in ``ledger``; see the module doc. ``case`` and ``config``
-    override where ``run_started`` says they came from; ``model_info`` is what the original
-    model client reported (default: every capability)."""
+    override where ``run_started`` says they came from; ``live_clients`` (by agent name) and
+    ``live_client`` answer the live part; ``model_info`` is what the original model client
+    reported (default: the live client's, else every capability)."""
     recording = Recording.read(ledger)
     started = recording.started
+    live = LiveModels(live_client, live_clients or {})
     if live_from is not None and live_from < 0:
         raise InputError(f"--live-from {live_from}: give a seq of the ledger (0 or more)")
-    if live_from is not None and started.model_profile != "offline" and live_client is None:
-        raise BackendError(
-            f"--live-from: the run used the model profile {started.model_profile!r} and this "
-            "version has no model backend to continue it with; rerun without --live-from, or "
-            "pass live_client= to magentic_health.rerun.rerun"
-        )
+    if live_from is not None and recording.profile != "offline" and not live:
+        raise no_live_model(started.model_profile, "--live-from", "rerun")
     folder = Path(out_dir) if out_dir else None
     done = await replay_run(
         recording,
@@ -124,7 +148,7 @@ async def arerun(
         data_dir=data_dir,
         ledger_path=lambda run_id: rerun_ledger_path(recording.path, folder, run_id),
         live_from=live_from,
-        live_client=live_client,
+        live=live,
         model_info=model_info,
         parent_run=recording.run_id if live_from is not None else started.parent_run,
     )
@@ -171,7 +195,7 @@ async def replay_run(
     data_dir: str | os.PathLike[str] | None,
     ledger_path: Callable[[str], Path],
     live_from: int | None,
-    live_client: ChatCompletionClient | None,
+    live: LiveModels,
     model_info: ModelInfo | None,
     parent_run: str | None,
     on_event: Callable[[LedgerEvent], None] | None = None,
@@ -187,8 +211,8 @@ async def replay_run(
     team = HealthTeam(
         inputs.config,
         data_dir=data,
-        planner=_planner(recording, inputs.config, book, watch, live_client, model_info),
-        specialists=_specialists(recording, inputs.config, book, watch, live_client, model_info),
+        planner=_planner(recording, inputs.config, book, watch, live, model_info),
+        specialists=_specialists(recording, inputs.config, book, watch, live, model_info),
         model_profile=started.model_profile,
         on_event=on_event,
     )
@@ -223,6 +247,7 @@ def rerun(
     out_dir: str | os.PathLike[str] | None = None,
     live_from: int | None = None,
     live_client: ChatCompletionClient | None = None,
+    live_clients: Mapping[str, ChatCompletionClient] | None = None,
     model_info: ModelInfo | None = None,
 ) -> RerunResult:
     """Synchronous ``arerun`` for scripts (not inside a running event loop)."""
@@ -235,6 +260,7 @@ def rerun(
             out_dir=out_dir,
             live_from=live_from,
             live_client=live_client,
+            live_clients=live_clients,
             model_info=model_info,
         )
     )
@@ -251,10 +277,10 @@ def _client(
     agent: str,
     book: ReplayBook,
     watch: Watch,
-    live: ChatCompletionClient | None,
+    live: LiveModels,
     info: ModelInfo | None,
 ) -> RecordingClient:
-    replay = ReplayModelClient(book, watch, agent=agent, live=live, model_info=info)
+    replay = ReplayModelClient(book, watch, agent=agent, live=live.of(agent), model_info=info)
     return RecordingClient(replay, agent=agent)
 
 
@@ -263,7 +289,7 @@ def _planner(
     config: TeamConfig,
     book: ReplayBook,
     watch: Watch,
-    live: ChatCompletionClient | None,
+    live: LiveModels,
     info: ModelInfo | None,
 ) -> Planner:
     engine = recording.started.engine
@@ -279,10 +305,10 @@ def _specialists(
     config: TeamConfig,
     book: ReplayBook,
     watch: Watch,
-    live: ChatCompletionClient | None,
+    live: LiveModels,
     info: ModelInfo | None,
 ) -> dict[str, Specialist]:
-    offline = recording.started.model_profile == "offline"
+    offline = recording.profile == "offline"
     live_tools = book.live_from is not None
     built: dict[str, Specialist] = {}
     for agent in config.specialists:

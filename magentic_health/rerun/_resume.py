@@ -3,26 +3,27 @@
 The resumed run is a new run with a new ledger (the crashed file is never appended to): the
 run is executed again with every model call and tool result the crashed ledger recorded
 served from it (a rerun live from its last complete event), then goes on live, tools for real
-and model calls on ``live_client`` (an offline run needs none). Its ``run_started`` names the
-crashed run as ``parent_run``. A ledger that finished is refused: ``rerun`` reproduces it.
+and model calls on each agent's ``live_clients`` entry, else ``live_client`` (an offline run
+needs none). Its ``run_started`` names the crashed run as ``parent_run``. A ledger that
+finished is refused: ``rerun`` reproduces it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 from autogen_core.models import ChatCompletionClient, ModelInfo
 from pydantic import BaseModel, ConfigDict
 
-from magentic_health.errors import BackendError, LedgerError
+from magentic_health.errors import LedgerError
 from magentic_health.rerun._divergence import InputChange
 from magentic_health.rerun._inputs import CaseInput, ConfigInput
 from magentic_health.rerun._recorded import Recording
-from magentic_health.rerun._rerun import replay_run
+from magentic_health.rerun._rerun import LiveModels, no_live_model, replay_run
 from magentic_health.team import RunResult
 from magentic_health.trace import LedgerEvent, RunFinished
 
@@ -95,6 +96,7 @@ async def aresume(
     data_dir: str | os.PathLike[str] | None = None,
     out_dir: str | os.PathLike[str] | None = None,
     live_client: ChatCompletionClient | None = None,
+    live_clients: Mapping[str, ChatCompletionClient] | None = None,
     model_info: ModelInfo | None = None,
     on_event: Callable[[LedgerEvent], None] | None = None,
 ) -> ResumeResult:
@@ -102,13 +104,9 @@ async def aresume(
     ``config`` override where ``run_started`` says they came from; the new ledger goes to
     ``out_dir`` (default: beside ``ledger``); ``on_event`` sees each new event."""
     recording = read_crashed(ledger)
-    profile = recording.started.model_profile
-    if profile != "offline" and live_client is None:
-        raise BackendError(
-            f"--resume: the run used the model profile {profile!r} and this version has no "
-            "model backend to continue it with; pass live_client= to "
-            "magentic_health.rerun.resume"
-        )
+    live = LiveModels(live_client, live_clients or {})
+    if recording.profile != "offline" and not live:
+        raise no_live_model(recording.started.model_profile, "--resume", "resume")
     folder = Path(out_dir) if out_dir is not None else None
     complete = len(recording.ledger.events)
     done = await replay_run(
@@ -118,7 +116,7 @@ async def aresume(
         data_dir=data_dir,
         ledger_path=lambda run_id: resume_ledger_path(recording.path, folder, run_id),
         live_from=complete,
-        live_client=live_client,
+        live=live,
         model_info=model_info,
         parent_run=recording.run_id,
         on_event=on_event,
@@ -146,6 +144,7 @@ def resume(
     data_dir: str | os.PathLike[str] | None = None,
     out_dir: str | os.PathLike[str] | None = None,
     live_client: ChatCompletionClient | None = None,
+    live_clients: Mapping[str, ChatCompletionClient] | None = None,
     model_info: ModelInfo | None = None,
     on_event: Callable[[LedgerEvent], None] | None = None,
 ) -> ResumeResult:
@@ -158,6 +157,7 @@ def resume(
             data_dir=data_dir,
             out_dir=out_dir,
             live_client=live_client,
+            live_clients=live_clients,
             model_info=model_info,
             on_event=on_event,
         )

@@ -76,6 +76,9 @@ class ModelCall(_Payload):
     response: dict[str, Any]
     usage: dict[str, int]
     latency_ms: float
+    model: str | None = None
+    """The model (or Azure deployment) that answered, as the client names it; None when the
+    client names none (a scripted model) and in ledgers written before this field."""
 
 
 class ModelRetry(_Payload):
