@@ -156,6 +156,19 @@ def write_lines(path: Path, events: list[dict[str, Any]]) -> None:
     path.write_text(text, encoding="utf-8")
 
 
+def writer_line(event: dict[str, Any]) -> str:
+    """``event`` laid out as the writer lays it out: the envelope in its order, compact, with
+    ``data`` in canonical form."""
+
+    def compact(value: Any) -> str:
+        return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+    head = compact({k: event[k] for k in ("v", "seq", "ts", "run_id", "type", "agent", "step")})
+    data = json.dumps(event["data"], sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    tail = f',"prev_hash":{compact(event["prev_hash"])},"hash":{compact(event["hash"])}}}'
+    return head[:-1] + ',"data":' + data + tail
+
+
 def rechain(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Recompute every prev_hash and hash, as a forger who knows the formula would."""
     prev = GENESIS_HASH
@@ -528,6 +541,46 @@ def test_the_fast_payload_dump_equals_pydantics() -> None:
     ]
     for payload in payloads:
         assert payload_data(payload) == payload.model_dump(mode="json", exclude={"type"})
+
+
+def test_a_line_re_encoded_with_other_spacing_and_key_order_still_verifies(
+    ledger_path: Path,
+) -> None:
+    """Only the values are hashed (canonically), not the bytes of the line: a ledger
+    re-formatted by another tool verifies (by re-encoding, not from the bytes read)."""
+    lines = ledger_path.read_text(encoding="utf-8").splitlines()
+    event = json.loads(lines[2])
+    lines[2] = json.dumps(dict(reversed(event.items())), separators=(", ", ": "))
+    ledger_path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    ledger = read_ledger(ledger_path)
+    private = ledger.events[2].__pydantic_private__ or {}
+    assert private["_as_written"] is False
+    assert all(
+        (e.__pydantic_private__ or {})["_as_written"] for i, e in enumerate(ledger.events) if i != 2
+    )
+    verification = verify_ledger(ledger)
+    assert verification.ok, verification.reason
+    assert ledger.events[2].payload().type == event["type"]
+
+
+def test_a_payload_that_does_not_validate_is_reported_when_its_hash_is_right(
+    ledger_path: Path,
+) -> None:
+    """A line as the writer would write it, hash recomputed, with a payload the writer never
+    writes: read, not trusted."""
+    events = raw_lines(ledger_path)
+    as_read = ledger_path.read_text(encoding="utf-8").splitlines()
+    assert [writer_line(e) for e in events] == as_read  # the layout is the writer's
+    target = next(i for i, e in enumerate(events) if e["type"] == "handoff")
+    events[target]["data"]["attempt"] = "first"
+    rechain(events)
+    ledger_path.write_text("".join(writer_line(e) + "\n" for e in events), encoding="utf-8")
+    ledger = read_ledger(ledger_path)
+    assert all((e.__pydantic_private__ or {})["_as_written"] for e in ledger.events)
+    verification = verify_ledger(ledger)
+    assert not verification.ok and verification.first_broken_seq == target
+    assert verification.reason is not None
+    assert verification.reason.startswith(f"payload of seq {target} does not validate as 'handoff'")
 
 
 def test_integers_beyond_64_bits_read_back_exactly_and_verify(tmp_path: Path) -> None:

@@ -233,6 +233,10 @@ class LedgerEvent(BaseModel):
     hash: str
     _payload: Any = PrivateAttr(default=None)
     """The typed payload this event was written from, when known (saves re-validating)."""
+    _as_written: bool = PrivateAttr(default=False)
+    """Read from a line exactly as the writer wrote it, whose hash checked out on the bytes
+    read; ``_problem`` is then its payload's validation problem (None: valid)."""
+    _problem: str | None = PrivateAttr(default=None)
 
     def payload(self) -> EventPayload:
         """The typed payload of this event."""

@@ -97,8 +97,14 @@ def envelope_hash(prev_hash: str, envelope: Mapping[str, Any], data: bytes) -> s
     """``compute_hash`` for an envelope whose ``data`` is None and given apart as its canonical
     bytes: the large part is encoded once, by the caller, who may reuse it."""
     # ``"data":null`` can only occur as the key: quotes inside encoded strings are escaped
-    canonical = canonical_bytes(envelope).replace(b'"data":null', b'"data":' + data, 1)
-    return hashlib.sha256(prev_hash.encode("utf-8") + canonical).hexdigest()
+    before, found, after = canonical_bytes(envelope).partition(b'"data":null')
+    digest = hashlib.sha256(prev_hash.encode("utf-8"))
+    digest.update(before)
+    if found:
+        digest.update(b'"data":')
+        digest.update(data)  # fed apart: a large body is not copied to be hashed
+    digest.update(after)
+    return digest.hexdigest()
 
 
 def compute_hash(prev_hash: str, event: Mapping[str, Any]) -> str:
