@@ -389,8 +389,9 @@ def _replay(
         view = replay_views.json_view(data, verification, sections=sections, filters=filters)
         click.echo(json.dumps(view, ensure_ascii=False, indent=2))
     else:
-        for line in replay_views.text_view(data, verification, sections=sections, filters=filters):
-            click.echo(line)
+        lines = replay_views.text_view(data, verification, sections=sections, filters=filters)
+        if lines:
+            click.echo("\n".join(lines))  # one write: a large ledger's timeline is many lines
     for line in replay_views.chain_report(data, verification):
         click.echo(line, err=True)
     return 0 if verification.ok else 2
