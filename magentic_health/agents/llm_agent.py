@@ -15,6 +15,7 @@ import asyncio
 import functools
 from collections.abc import Callable, Coroutine
 from contextvars import ContextVar
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 from autogen_agentchat.agents import AssistantAgent
@@ -85,9 +86,11 @@ class LLMAgent:
         )
         self._max_tool_iterations = max_tool_iterations
         self.system_message = f"{config.instructions.strip()}\n\n{CONTRACT_PROMPT}"
-        # built once (their schemas are costly); each call reads the current hand-off
+        self._specs = {s.name: s for s in self._tools}
+        # shared by every agent (their schemas are costly); each call reads the current
+        # hand-off and agent from the step's context
         self._function_tools: list[BaseTool[Any, Any]] = [
-            self._function_tool(s) for s in self._tools if s.name in ARGUMENT_TOOLS
+            _function_tool(s.name, s.description) for s in self._tools if s.name in ARGUMENT_TOOLS
         ]
 
     @property
@@ -110,17 +113,16 @@ class LLMAgent:
             settings=request.settings,
         )
 
-    def _function_tool(self, spec: ToolSpec) -> FunctionTool:
-        async def run(query: Query) -> str:
-            request, emit, used = _CURRENT.get()
-            ctx = self._context(request, query)
-            output = await call_tool(
-                spec, ctx, request, emit, agent=self.name, arguments={"query": query}
-            )
-            used[spec.name] = output
-            return render_output(spec.name, output)
-
-        return _SchemaOnce(run, description=spec.description, name=spec.name, strict=True)
+    async def _call_argument_tool(self, name: str, query: str) -> str:
+        """Run the argument tool ``name`` for the model, on the hand-off being answered."""
+        current = _CURRENT.get()
+        spec = self._specs[name]
+        ctx = self._context(current.request, query)
+        output = await call_tool(
+            spec, ctx, current.request, current.emit, agent=self.name, arguments={"query": query}
+        )
+        current.used[name] = output
+        return render_output(name, output)
 
     async def handle(self, request: HandoffRequest, *, emit: EventSink) -> SpecialistReply:
         grounding: dict[str, ToolOutput] = {}
@@ -142,7 +144,8 @@ class LLMAgent:
             content=handoff_message(request, grounding), source=request.orchestrator
         )
         token = request.cancellation_token or CancellationToken()
-        _CURRENT.set((request, emit, used))  # this task's context: concurrent steps do not mix
+        # this task's context: concurrent steps do not mix
+        _CURRENT.set(_Handoff(self, request, emit, used))
         contract = await _answer(lambda: agent.on_messages([message], token))
         outputs = {**grounding, **used}
         return SpecialistReply(
@@ -164,10 +167,29 @@ class _SchemaOnce(FunctionTool):
         return super().schema
 
 
-_CURRENT: ContextVar[tuple[HandoffRequest, EventSink, dict[str, ToolOutput]]] = ContextVar(
-    "magentic_health_handoff"
-)
-"""The hand-off being answered, for the agent's function tools (set per step task)."""
+@dataclass(frozen=True)
+class _Handoff:
+    """The hand-off an agent is answering, for its function tools."""
+
+    agent: LLMAgent
+    request: HandoffRequest
+    emit: EventSink
+    used: dict[str, ToolOutput]
+
+
+_CURRENT: ContextVar[_Handoff] = ContextVar("magentic_health_handoff")
+"""The hand-off being answered (set per step task)."""
+
+
+@functools.lru_cache(maxsize=64)
+def _function_tool(name: str, description: str) -> FunctionTool:
+    """The model-facing tool ``name``, made once per process: its schema (a strict JSON
+    schema, which structured output requires) costs more than a whole hand-off."""
+
+    async def run(query: Query) -> str:
+        return await _CURRENT.get().agent._call_argument_tool(name, query)
+
+    return _SchemaOnce(run, description=description, name=name, strict=True)
 
 
 async def _answer(ask: Callable[[], Coroutine[Any, Any, Any]]) -> ReplyContract:
