@@ -92,17 +92,20 @@ def _age_fits(age: str, cited: Iterable[_Cited], case: Case) -> bool:
     return any(years[0] <= b + int(age) <= years[-1] + 1 for b in births)
 
 
-_MEMO: dict[int, tuple[Case, dict[Finding, tuple[str, ...]]]] = {}
+_MEMO: dict[int, tuple[tuple[Document, ...], dict[Finding, tuple[str, ...]]]] = {}
 
 
 def _memo(case: Case) -> dict[Finding, tuple[str, ...]]:
-    """A finding's date and number failures, per case (the few of recent runs): later
-    steps, retries and the final answer meet the same findings again."""
-    cached = _MEMO.get(id(case))
-    if cached is None or cached[0] is not case:
+    """A finding's date and number failures, per set of documents (the few of recent runs):
+    later steps, retries, the final answer and later runs of the same case (a new request
+    copies the case, not its documents) meet the same findings again. A claim's failures
+    depend on the documents only."""
+    documents = case.documents
+    cached = _MEMO.get(id(documents))
+    if cached is None or cached[0] is not documents:
         if len(_MEMO) > 8:
             _MEMO.clear()
-        cached = _MEMO[id(case)] = (case, {})
+        cached = _MEMO[id(documents)] = (documents, {})
     return cached[1]
 
 
