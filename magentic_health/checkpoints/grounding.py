@@ -92,10 +92,13 @@ def _age_fits(age: str, cited: Iterable[_Cited], case: Case) -> bool:
     return any(years[0] <= b + int(age) <= years[-1] + 1 for b in births)
 
 
-_MEMO: dict[int, tuple[tuple[Document, ...], dict[Finding, tuple[str, ...]]]] = {}
+_MemoKey = tuple[str, tuple[tuple[str, str], ...]]
+"""A finding as its claim and its (doc_id, quote) pairs: strings hash and compare in C,
+where a pydantic model's ``__eq__`` and hash walk its fields in Python."""
+_MEMO: dict[int, tuple[tuple[Document, ...], dict[_MemoKey, tuple[str, ...]]]] = {}
 
 
-def _memo(case: Case) -> dict[Finding, tuple[str, ...]]:
+def _memo(case: Case) -> dict[_MemoKey, tuple[str, ...]]:
     """A finding's date and number failures, per set of documents (the few of recent runs):
     later steps, retries, the final answer and later runs of the same case (a new request
     copies the case, not its documents) meet the same findings again. A claim's failures
@@ -164,7 +167,9 @@ class GroundingCheckpoint:
                     continue
                 cited.append(_Cited(doc=doc, quote=quote, at=at))
             if len(cited) == len(finding.evidence):
-                if finding not in memo:
-                    memo[finding] = _claim_failures(finding, cited, ctx.case)
-                failures += [f"findings[{i}]: {f}" for f in memo[finding]]
+                key = (finding.claim, tuple((e.doc_id, e.quote) for e in finding.evidence))
+                known = memo.get(key)
+                if known is None:
+                    known = memo[key] = _claim_failures(finding, cited, ctx.case)
+                failures += [f"findings[{i}]: {f}" for f in known]
         return verdict(self.name, failures)
