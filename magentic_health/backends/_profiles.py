@@ -14,19 +14,11 @@ import os
 from pathlib import Path
 from typing import Literal
 
-import yaml
 from autogen_core.models import ModelInfo
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic_core import ErrorDetails
 
-from magentic_health.config._load import (
-    LineOf,
-    Loc,
-    _duplicate_keys,
-    _format_loc,
-    _line_finder,
-    _yaml_problem,
-)
+from magentic_health.config._load import LineOf, Loc, _format_loc, read_yaml
 from magentic_health.errors import ConfigError
 
 Kind = Literal["offline", "azure", "openai", "openai-compatible", "replay"]
@@ -167,23 +159,9 @@ def load_models(path: str | os.PathLike[str] | None = None) -> LoadedModels:
         if not path.is_file() and MODELS_ENV not in os.environ:
             return LoadedModels(source="built-in profiles", file=BUILT_IN)
     source = str(path)
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError(
-            f"{source}: no such file; pass --models FILE or set {MODELS_ENV}"
-        ) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{source}: cannot read the file: {exc}") from exc
-    try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
-    except yaml.MarkedYAMLError as exc:
-        raise ConfigError(f"{source}:{_yaml_problem(exc)}") from None
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{source}: invalid YAML: {exc}") from None
-    line_of = _line_finder(root)
-    duplicate = next(_duplicate_keys(root, ()), None) if root is not None else None
+    data, line_of, duplicate = read_yaml(
+        Path(path), missing=f"pass --models FILE or set {MODELS_ENV}"
+    )
     if duplicate is not None:
         raise _error(source, line_of, *duplicate)
     file = validate_models(data, source=source, line_of=line_of)

@@ -55,10 +55,21 @@ def load_team_config(path: str | os.PathLike[str] | None = None) -> TeamConfig:
     """Read and validate a team configuration file (the default one when ``path`` is None)."""
     path = default_config_path() if path is None else Path(path)
     source = str(path)
+    data, line_of, duplicate = read_yaml(path, missing="pass --config FILE")
+    if duplicate is not None:
+        raise _error(source, line_of, [duplicate])
+    return validate_team_config(data, source=source, line_of=line_of)
+
+
+def read_yaml(path: Path, *, missing: str) -> tuple[Any, LineOf, Problem | None]:
+    """A YAML file's data, the line of each of its paths and its first duplicate key (for
+    located messages); a file that cannot be read or parsed is a one-line ``ConfigError``
+    naming the file (``missing`` says how to fix one that is not there)."""
+    source = str(path)
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise ConfigError(f"{source}: no such file; pass --config FILE") from None
+        raise ConfigError(f"{source}: no such file; {missing}") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{source}: cannot read the file: {exc}") from exc
     try:
@@ -68,11 +79,8 @@ def load_team_config(path: str | os.PathLike[str] | None = None) -> TeamConfig:
         raise ConfigError(f"{source}:{_yaml_problem(exc)}") from None
     except yaml.YAMLError as exc:
         raise ConfigError(f"{source}: invalid YAML: {exc}") from None
-    line_of = _line_finder(root)
     duplicate = next(_duplicate_keys(root, ()), None) if root is not None else None
-    if duplicate is not None:
-        raise _error(source, line_of, [duplicate])
-    return validate_team_config(data, source=source, line_of=line_of)
+    return data, _line_finder(root), duplicate
 
 
 def _yaml_problem(exc: yaml.MarkedYAMLError) -> str:
