@@ -8,11 +8,9 @@ on a limit (the ledger is kept); 130 interrupted (the ledger is kept).
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import gc
 import json
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 import click
@@ -27,6 +25,7 @@ from magentic_health._cli_options import (
     model_options,
 )
 from magentic_health._console import ProgressView
+from magentic_health._gc import collector_paused
 from magentic_health.backends import Backend
 from magentic_health.case import list_sample_cases
 from magentic_health.config import load_team_config
@@ -331,6 +330,9 @@ def config_validate(path: Path) -> int:
 )
 @click.option("--case", "case_ref", help="The run's case for --html (default: its case id).")
 @click.option("--data-dir", type=click.Path(path_type=Path), help="Data directory of the case.")
+# the cycle collector off: every object made lives until the view is printed (a 10,000-event
+# replay: about a third of its time)
+@collector_paused()
 def replay(
     ledger: Path,
     views: tuple[str, ...],
@@ -343,35 +345,6 @@ def replay(
     data_dir: Path | None,
 ) -> int:
     """Verify LEDGER's hash chain and show the run: timeline, plan, verdicts, usage, status."""
-    with _gc_paused():
-        return _replay(ledger, views, step, type_, agent, fmt, html_out, case_ref, data_dir)
-
-
-@contextlib.contextmanager
-def _gc_paused() -> Iterator[None]:
-    """The cyclic garbage collector off while a ledger is read, verified and shown: every
-    object made lives until the view is printed, so each collection would scan them all for
-    nothing (a 10,000-event replay: about a third of its time)."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
-
-
-def _replay(
-    ledger: Path,
-    views: tuple[str, ...],
-    step: int | None,
-    type_: str | None,
-    agent: str | None,
-    fmt: str,
-    html_out: Path | None,
-    case_ref: str | None,
-    data_dir: Path | None,
-) -> int:
     data = read_ledger(ledger)
     verification = verify_ledger(data)
     filters = replay_views.ReplayFilter(type_=type_, agent=agent)

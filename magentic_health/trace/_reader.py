@@ -16,12 +16,9 @@ the full path.
 
 from __future__ import annotations
 
-import contextlib
-import gc
 import json
 import math
 import os
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, get_args
 
@@ -29,6 +26,7 @@ import orjson
 import pydantic_core
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from magentic_health._gc import collector_paused
 from magentic_health.errors import LedgerError
 from magentic_health.trace._canonical import canonical_bytes
 from magentic_health.trace._events import (
@@ -99,7 +97,7 @@ def read_ledger(path: str | os.PathLike[str]) -> Ledger:
         lines.pop()
     events: list[LedgerEvent] = []
     tail: str | None = None
-    with _collector_paused():
+    with collector_paused():
         for number, raw in enumerate(lines, start=1):
             try:
                 events.append(_parse_line(raw))
@@ -109,20 +107,6 @@ def read_ledger(path: str | os.PathLike[str]) -> Ledger:
                     break
                 raise LedgerError(f"{path}:{number}: not a ledger event: {bad.reason}") from None
     return Ledger(path=path, events=events, truncated_tail=tail)
-
-
-@contextlib.contextmanager
-def _collector_paused() -> Iterator[None]:
-    """Pause Python's cycle collector while building many objects without cycles (parsed
-    JSON, validated payloads): on a large ledger its repeated full passes over the growing heap
-    cost more than the parsing itself. It is turned back on only if it was on."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
 
 
 def _parse_line(raw: bytes) -> LedgerEvent:
@@ -235,7 +219,7 @@ def verify_ledger(source: str | os.PathLike[str] | Ledger) -> Verification:
     """Check the chain of a ledger (a path or one already read); never raises for a broken
     chain, only for a file that cannot be read (``LedgerError``)."""
     ledger = source if isinstance(source, Ledger) else read_ledger(source)
-    with _collector_paused():
+    with collector_paused():
         broken = _first_break(ledger)
     return Verification(
         ok=broken is None,
