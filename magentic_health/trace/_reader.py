@@ -170,10 +170,10 @@ def _load(raw: bytes) -> Any:
     try:
         return pydantic_core.from_json(raw, allow_inf_nan=False)
     except ValueError:
-        return _load_exact(raw)
+        return _load_with_json(raw)
 
 
-def _load_exact(raw: bytes) -> Any:
+def _load_with_json(raw: bytes) -> Any:
     try:
         return json.loads(
             raw.decode("utf-8"), parse_constant=_reject_constant, parse_float=_finite_float
@@ -182,16 +182,6 @@ def _load_exact(raw: bytes) -> Any:
         raise _BadLine(f"not UTF-8 at byte {exc.start}", tail_ok=True) from None
     except ValueError as exc:  # json.JSONDecodeError is a ValueError
         raise _BadLine(f"not valid JSON ({exc})", tail_ok=True) from None
-
-
-def _exact_event(path: Path, index: int) -> LedgerEvent | None:
-    """Event ``index`` read again from the file with ``json`` (exact integers), or None."""
-    try:
-        lines = path.read_bytes().split(b"\n")
-        obj = _load_exact(lines[index])
-        return LedgerEvent.model_validate(obj, strict=True)
-    except (OSError, IndexError, _BadLine, ValidationError):
-        return None
 
 
 def _reject_constant(name: str) -> Any:
@@ -239,12 +229,6 @@ def _first_break(ledger: Ledger) -> tuple[int, str] | None:
     prev_hash = GENESIS_HASH
     for expected, event in enumerate(events):
         problem = _seq_problem(events, expected) or _event_problem(event, prev_hash, run_id)
-        if problem is not None and problem.startswith("hash mismatch"):
-            exact = _exact_event(ledger.path, expected)
-            if exact is not None:  # equal numbers may differ in type (int, float)
-                problem = _event_problem(exact, prev_hash, run_id)
-                if problem is None:  # it held an integer beyond 64 bits
-                    events[expected] = event = exact
         if problem is not None:
             return expected, problem
         prev_hash = event.hash
