@@ -156,7 +156,7 @@ async def rerun_with_backend(
     recording = Recording.read(ledger)
     async with live_clients(recording, live, config=config, on_backend=on_backend) as clients:
         return await arerun(
-            ledger,
+            recording,  # read once
             case=case,
             config=config,
             data_dir=data_dir,
@@ -180,7 +180,7 @@ async def resume_with_backend(
     recording = read_crashed(ledger)  # a finished run is refused before a backend is opened
     async with live_clients(recording, live, config=config, on_backend=on_backend) as clients:
         return await aresume(
-            ledger,
+            recording,  # read once
             config=config,
             data_dir=data_dir,
             out_dir=out_dir,

@@ -118,7 +118,7 @@ def rerun_ledger_path(original: Path, out_dir: Path | None, run_id: str) -> Path
 
 
 async def arerun(
-    ledger: str | os.PathLike[str],
+    ledger: str | os.PathLike[str] | Recording,
     *,
     case: CaseInput | None = None,
     config: ConfigInput | None = None,
@@ -129,11 +129,12 @@ async def arerun(
     live_clients: Mapping[str, ChatCompletionClient] | None = None,
     model_info: ModelInfo | None = None,
 ) -> RerunResult:
-    """Rerun the run recorded in ``ledger``; see the module doc. ``case`` and ``config``
-    override where ``run_started`` says they came from; ``live_clients`` (by agent name) and
-    ``live_client`` answer the live part; ``model_info`` is what the original model client
-    reported (default: the live client's, else every capability)."""
-    recording = Recording.read(ledger)
+    """Rerun the run recorded in ``ledger`` (a path, or a ``Recording`` already read); see
+    the module doc. ``case`` and ``config`` override where ``run_started`` says they came
+    from; ``live_clients`` (by agent name) and ``live_client`` answer the live part;
+    ``model_info`` is what the original model client reported (default: the live client's,
+    else every capability)."""
+    recording = ledger if isinstance(ledger, Recording) else Recording.read(ledger)
     started = recording.started
     live = LiveModels(live_client, live_clients or {})
     if live_from is not None and live_from < 0:

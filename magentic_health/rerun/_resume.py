@@ -75,21 +75,26 @@ def resume_ledger_path(crashed: Path, out_dir: Path | None, run_id: str) -> Path
     return folder / f"{crashed.name.removesuffix('.jsonl')}-resumed-{run_id[:8]}.jsonl"
 
 
-def read_crashed(ledger: str | os.PathLike[str]) -> Recording:
-    """The crashed run's verified recording; a finished run is a one-line ``LedgerError``."""
-    recording = Recording.read(ledger, purpose="resuming a run")
+def read_crashed(ledger: str | os.PathLike[str] | Recording) -> Recording:
+    """The crashed run's verified recording (read unless given); a finished run is a
+    one-line ``LedgerError``."""
+    recording = (
+        ledger
+        if isinstance(ledger, Recording)
+        else Recording.read(ledger, purpose="resuming a run")
+    )
     for event in reversed(recording.ledger.events):
         payload = event.payload()
         if isinstance(payload, RunFinished):
             raise LedgerError(
-                f"{ledger}: run {recording.run_id} already finished ({payload.status}); "
-                f"nothing to resume: use 'magentic-health rerun {ledger}' to reproduce it"
+                f"{recording.path}: run {recording.run_id} already finished ({payload.status}); "
+                f"nothing to resume: use 'magentic-health rerun {recording.path}' to reproduce it"
             )
     return recording
 
 
 async def aresume(
-    ledger: str | os.PathLike[str],
+    ledger: str | os.PathLike[str] | Recording,
     *,
     case: CaseInput | None = None,
     config: ConfigInput | None = None,
@@ -100,9 +105,10 @@ async def aresume(
     model_info: ModelInfo | None = None,
     on_event: Callable[[LedgerEvent], None] | None = None,
 ) -> ResumeResult:
-    """Continue the crashed run recorded in ``ledger``; see the module doc. ``case`` and
-    ``config`` override where ``run_started`` says they came from; the new ledger goes to
-    ``out_dir`` (default: beside ``ledger``); ``on_event`` sees each new event."""
+    """Continue the crashed run recorded in ``ledger`` (a path, or a ``Recording`` already
+    read); see the module doc. ``case`` and ``config`` override where ``run_started`` says
+    they came from; the new ledger goes to ``out_dir`` (default: beside ``ledger``);
+    ``on_event`` sees each new event."""
     recording = read_crashed(ledger)
     live = LiveModels(live_client, live_clients or {})
     if recording.profile != "offline" and not live:
