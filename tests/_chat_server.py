@@ -24,10 +24,11 @@ import threading
 import urllib.parse
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any, Literal
 
 from _chat_answers import AnswerFn, completion, model_request, prompt_text, sse
+from _http_server import ServerThread
 
 from magentic_health.models.scripted import Reply
 
@@ -184,7 +185,7 @@ def error_response(fault: Fault, request: ChatRequest) -> Response | None:
     return None
 
 
-class ChatServer:
+class ChatServer(ServerThread):
     """The chat-completions server on an ephemeral port of 127.0.0.1 (a context manager)."""
 
     def __init__(
@@ -199,20 +200,10 @@ class ChatServer:
         self._left = {i: f.times for i, f in enumerate(self._faults)}
         self._api_key = api_key
         self._lock = threading.Lock()
-        self._stopping = threading.Event()
         self.requests: list[ChatRequest] = []
         self.errors: list[str] = []
         """Answer functions that raised (a bug in the test's setup): the reply was a 500."""
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
-        )
-
-    @property
-    def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}"
+        self._serve_with(self._handler())
 
     @property
     def outcomes(self) -> list[str]:
@@ -222,16 +213,6 @@ class ChatServer:
     def answered(self) -> list[ChatRequest]:
         """The requests that got a well-formed answer."""
         return [r for r in self.requests if r.outcome == "ok"]
-
-    def __enter__(self) -> ChatServer:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stopping.set()
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=5)
 
     def _completion(
         self, reply: Reply, request: ChatRequest, body: Mapping[str, Any]

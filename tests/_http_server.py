@@ -18,7 +18,7 @@ import urllib.request
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, Self
 
 
 @dataclass(frozen=True)
@@ -52,16 +52,14 @@ class Recorded:
 Script = Sequence[Reply] | Callable[[Recorded], Reply]
 
 
-class LocalServer:
-    """A threading HTTP server on an ephemeral port of 127.0.0.1, used as a context manager."""
+class ServerThread:
+    """A threading HTTP server on an ephemeral port of 127.0.0.1, serving in a daemon thread
+    while used as a context manager. Subclasses set up their state, then call ``_serve_with``
+    with their handler; handlers that wait should wait on ``_stopping`` (set on exit)."""
 
-    def __init__(self, script: Script = ()) -> None:
-        self._script = script
-        self._next = 0
-        self._lock = threading.Lock()
+    def _serve_with(self, handler: type[BaseHTTPRequestHandler]) -> None:
         self._stopping = threading.Event()
-        self.requests: list[Recorded] = []
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
         self._server.daemon_threads = True
         self._thread = threading.Thread(
             target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
@@ -72,7 +70,7 @@ class LocalServer:
         host, port = self._server.server_address[:2]
         return f"http://{host!s}:{port}"
 
-    def __enter__(self) -> LocalServer:
+    def __enter__(self) -> Self:
         self._thread.start()
         return self
 
@@ -81,6 +79,17 @@ class LocalServer:
         self._server.shutdown()
         self._server.server_close()
         self._thread.join(timeout=5)
+
+
+class LocalServer(ServerThread):
+    """A local server answering from a script of replies (or a function of the request)."""
+
+    def __init__(self, script: Script = ()) -> None:
+        self._script = script
+        self._next = 0
+        self._lock = threading.Lock()
+        self.requests: list[Recorded] = []
+        self._serve_with(self._handler())
 
     def _reply(self, request: Recorded) -> Reply:
         with self._lock:
