@@ -50,6 +50,11 @@ other tools run before the hand-off."""
 
 Query = Annotated[str, ARGUMENT_TOOLS["search_notes"]]
 
+_STRUCTURED_REPLY = StructuredMessage[ReplyContract]
+"""Held here because pydantic caches a parametrized generic only while something references it:
+without this, every run after a garbage collection rebuilt the class (several ms) in each
+``AssistantAgent`` with ``output_content_type=ReplyContract``."""
+
 
 def _error_failures(exc: Exception) -> tuple[str, ...]:
     if isinstance(exc, ReplyContractError):
