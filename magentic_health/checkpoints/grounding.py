@@ -99,10 +99,11 @@ _MEMO: dict[int, tuple[tuple[Document, ...], dict[_MemoKey, tuple[str, ...]]]] =
 
 
 def _memo(case: Case) -> dict[_MemoKey, tuple[str, ...]]:
-    """A finding's date and number failures, per set of documents (the few of recent runs):
-    later steps, retries, the final answer and later runs of the same case (a new request
-    copies the case, not its documents) meet the same findings again. A claim's failures
-    depend on the documents only."""
+    """A finding's failures, per set of documents (the few of recent runs): later steps,
+    retries, the final answer and later runs of the same case (a new request copies the case,
+    not its documents) meet the same findings again. Whether a quote occurs, and a claim's
+    dates and numbers, depend on the documents only, and finding a quote in a long note is
+    the costly part."""
     documents = case.documents
     cached = _MEMO.get(id(documents))
     if cached is None or cached[0] is not documents:
@@ -148,28 +149,32 @@ class GroundingCheckpoint:
         failures: list[str] = []
         memo = _memo(ctx.case)
         for i, finding in enumerate(reply.findings):
-            cited: list[_Cited] = []
-            for evidence in finding.evidence:
-                doc = ctx.case.document(evidence.doc_id)
-                if doc is None:
-                    failures.append(
-                        f"findings[{i}] cites {evidence.doc_id!r}, which is not a document "
-                        "of this case"
-                    )
-                    continue
-                quote = fold(evidence.quote)
-                at = fold(doc.text).find(quote)
-                if at < 0:
-                    failures.append(
-                        f"findings[{i}]: quote {evidence.quote[:80]!r} does not occur in "
-                        f"{evidence.doc_id!r}"
-                    )
-                    continue
-                cited.append(_Cited(doc=doc, quote=quote, at=at))
-            if len(cited) == len(finding.evidence):
-                key = (finding.claim, tuple((e.doc_id, e.quote) for e in finding.evidence))
-                known = memo.get(key)
-                if known is None:
-                    known = memo[key] = _claim_failures(finding, cited, ctx.case)
-                failures += [f"findings[{i}]: {f}" for f in known]
+            key = (finding.claim, tuple((e.doc_id, e.quote) for e in finding.evidence))
+            known = memo.get(key)
+            if known is None:
+                known = memo[key] = _finding_failures(finding, ctx.case)
+            failures += [f"findings[{i}]{f}" for f in known]
         return verdict(self.name, failures)
+
+
+def _finding_failures(finding: Finding, case: Case) -> tuple[str, ...]:
+    """One finding's failures, each to follow its ``findings[i]`` label: its evidence against
+    the documents, then (when all of it holds) its claim's dates and numbers."""
+    failures: list[str] = []
+    cited: list[_Cited] = []
+    for evidence in finding.evidence:
+        doc = case.document(evidence.doc_id)
+        if doc is None:
+            failures.append(f" cites {evidence.doc_id!r}, which is not a document of this case")
+            continue
+        quote = fold(evidence.quote)
+        at = fold(doc.text).find(quote)
+        if at < 0:
+            failures.append(
+                f": quote {evidence.quote[:80]!r} does not occur in {evidence.doc_id!r}"
+            )
+            continue
+        cited.append(_Cited(doc=doc, quote=quote, at=at))
+    if len(cited) == len(finding.evidence):
+        failures += [f": {f}" for f in _claim_failures(finding, cited, case)]
+    return tuple(failures)
