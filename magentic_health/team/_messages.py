@@ -17,6 +17,7 @@ from autogen_core.models import RequestUsage
 from pydantic import Field
 
 from magentic_health._console import one_line
+from magentic_health._construct import construct_trusted
 from magentic_health.trace import LedgerEvent
 
 
@@ -139,19 +140,22 @@ class MessageConverter:
             )
         # built from a recorded event, so trusted: constructed without re-validating its data,
         # every field given (pydantic's default factories are slow to call one by one)
-        message: HealthEvent = kind.model_construct(
-            id=str(uuid.uuid4()),
-            created_at=datetime.now(UTC),
-            metadata={},
-            type=kind.model_fields["type"].default,
-            source=source,
-            event_type=event.type,
-            seq=event.seq,
-            run_id=event.run_id,
-            step=event.step,
-            data=event.data,
-            summary=one_line(event),
-            models_usage=usage,
+        message: HealthEvent = construct_trusted(
+            kind,
+            {
+                "id": str(uuid.uuid4()),
+                "created_at": datetime.now(UTC),
+                "metadata": {},
+                "type": kind.model_fields["type"].default,
+                "source": source,
+                "event_type": event.type,
+                "seq": event.seq,
+                "run_id": event.run_id,
+                "step": event.step,
+                "data": event.data,
+                "summary": one_line(event),
+                "models_usage": usage,
+            },
         )
         if event.type == "run_finished" and self._final is not None:
             final, self._final = self._final, None

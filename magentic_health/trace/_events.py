@@ -10,6 +10,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, TypeAdapter
 
+from magentic_health._construct import construct_trusted
 from magentic_health.config import Complexity
 from magentic_health.plan import BoolAnswer, Exclusion, Facts, NextAnswer, PlanStep
 from magentic_health.reply import Evidence, Finding
@@ -260,6 +261,4 @@ class LedgerEvent(BaseModel):
     @classmethod
     def written(cls, envelope: dict[str, Any], payload: EventPayload) -> LedgerEvent:
         """An event the writer built itself from ``payload`` (trusted: not re-validated)."""
-        event = cls.model_construct(**envelope)
-        event._payload = payload
-        return event
+        return construct_trusted(cls, envelope, _payload=payload)
