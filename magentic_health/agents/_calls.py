@@ -56,10 +56,18 @@ async def call_tool(
     emit(
         ToolResult(
             tool=tool.name,
-            output=output.model_dump(mode="json"),
+            output=_as_json(output),
             duration_ms=(time.perf_counter() - start) * 1000,
         ),
         agent=agent,
         step=request.step.id,
     )
     return output
+
+
+def _as_json(output: ToolOutput) -> dict[str, Any]:
+    """The output as JSON data for its ``tool_result`` event. ``data`` already is JSON data
+    (the largest part of most outputs), so pydantic does not copy it value by value."""
+    dumped = output.model_dump(mode="json", exclude={"data"})
+    dumped["data"] = output.data
+    return dumped

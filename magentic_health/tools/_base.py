@@ -23,6 +23,7 @@ class ToolOutput(BaseModel):
     findings: tuple[Finding, ...] = ()
     gaps: tuple[str, ...] = ()
     data: dict[str, Any] = Field(default_factory=dict)
+    """JSON data (what ``model_dump(mode="json")`` gives): it goes to the ledger as it is."""
 
 
 @dataclass(frozen=True)
