@@ -81,6 +81,24 @@ def test_request_digest_depends_on_content_and_schema() -> None:
     assert base != request_digest(messages("a"), json_output=Verdict)
 
 
+def test_request_digests_stay_those_recorded_ledgers_hold() -> None:
+    """``rerun`` finds recorded calls by digest: a change to how requests are digested would
+    orphan every ledger recorded before it (values pinned from the first implementation)."""
+    request = [
+        SystemMessage(content="You are a test."),
+        UserMessage(content="judge ü this", source="user"),
+    ]
+    assert request_digest(request) == (
+        "sha256:bb57cbd9eeb85d1df5a239829491acac6d3eb6d79260c9f28f655820e902aeca"
+    )
+    assert request_digest(request, json_output=Verdict) == (
+        "sha256:1fd321b8d6acf5366fcc409460572b725e5971b51faf66a0c7f72921dc76cf95"
+    )
+    assert request_digest(request, json_output=True) == (
+        "sha256:6f985f1a2fb9d05ae3942f725d534e1a9a74b13cb6be362d249289b9677f1740"
+    )
+
+
 def test_the_suite_cannot_reach_a_real_model() -> None:
     import socket
 

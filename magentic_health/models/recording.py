@@ -143,9 +143,23 @@ def request_digest(
         else:
             digest.update(json.dumps(_jsonable(message), sort_keys=True).encode("utf-8"))
         digest.update(b"\n")
-    rest = {"tools": [_tool_schema(t) for t in tools], "json_output": _jsonable(json_output)}
-    digest.update(json.dumps(rest, sort_keys=True, separators=(",", ":")).encode("utf-8"))
+    # the bytes of json.dumps({"tools": ..., "json_output": ...}) with sorted keys, the output
+    # schema's part encoded once per schema
+    digest.update(b'{"json_output":')
+    digest.update(_output_json(json_output))
+    digest.update(b',"tools":')
+    digest.update(_compact([_tool_schema(t) for t in tools]))
+    digest.update(b"}")
     return "sha256:" + digest.hexdigest()
+
+
+def _compact(value: Any) -> bytes:
+    return json.dumps(value, sort_keys=True, separators=(",", ":")).encode("utf-8")
+
+
+@functools.lru_cache(maxsize=256)
+def _output_json(json_output: bool | type[BaseModel] | None) -> bytes:
+    return _compact(_jsonable(json_output))
 
 
 _TOOL_SCHEMAS: dict[int, tuple[Any, Any]] = {}
