@@ -4,7 +4,7 @@ from magentic_health.checkpoints._base import CheckContext, Checkpoint, Verdict
 from magentic_health.checkpoints._registry import CHECKPOINTS, get_checkpoint, needs_model
 from magentic_health.checkpoints.consistency import ConsistencyCheckpoint, conflict_topics
 from magentic_health.checkpoints.contract import ContractCheckpoint
-from magentic_health.checkpoints.grounding import GroundingCheckpoint, fold
+from magentic_health.checkpoints.grounding import GroundingCheckpoint, fold, quote_at
 from magentic_health.checkpoints.judge import JudgeVerdict, ModelJudgeCheckpoint
 from magentic_health.checkpoints.scope import RoleScopeCheckpoint
 
@@ -23,4 +23,5 @@ __all__ = [
     "fold",
     "get_checkpoint",
     "needs_model",
+    "quote_at",
 ]

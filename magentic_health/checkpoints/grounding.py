@@ -36,6 +36,15 @@ def fold(text: str) -> str:
     return _SPACE.sub(" ", text).strip().casefold()
 
 
+@functools.lru_cache(maxsize=16384)
+def quote_at(text: str, quote: str) -> int:
+    """Where ``quote`` starts in ``text`` (both folded), -1 if it does not occur.
+
+    Cached: the final answer cites quotes the specialists' grounding already looked up, in
+    notes of tens of kilobytes."""
+    return text.find(quote)
+
+
 @dataclass(frozen=True)
 class _Cited:
     """One piece of evidence that holds: its document and where the quote starts (folded)."""
@@ -168,7 +177,7 @@ def _finding_failures(finding: Finding, case: Case) -> tuple[str, ...]:
             failures.append(f" cites {evidence.doc_id!r}, which is not a document of this case")
             continue
         quote = fold(evidence.quote)
-        at = fold(doc.text).find(quote)
+        at = quote_at(fold(doc.text), quote)
         if at < 0:
             failures.append(
                 f": quote {evidence.quote[:80]!r} does not occur in {evidence.doc_id!r}"

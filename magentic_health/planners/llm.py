@@ -21,7 +21,7 @@ from autogen_core.models import ChatCompletionClient
 from pydantic import BaseModel
 
 from magentic_health.case import Case
-from magentic_health.checkpoints import fold
+from magentic_health.checkpoints import fold, quote_at
 from magentic_health.config import TeamConfig
 from magentic_health.errors import InputError
 from magentic_health.plan import (
@@ -124,7 +124,7 @@ def grounded_citations(
         doc = case.document(c.doc_id)
         if doc is None:
             dropped.append(f"a citation of {c.doc_id!r} was dropped: not a document of this case")
-        elif not c.quote.strip() or fold(c.quote) not in fold(doc.text):
+        elif not c.quote.strip() or quote_at(fold(doc.text), fold(c.quote)) < 0:
             dropped.append(f"a citation of {c.doc_id!r} was dropped: its quote is not in it")
         else:
             kept.setdefault((c.doc_id, fold(c.quote)), Evidence(doc_id=c.doc_id, quote=c.quote))
