@@ -91,6 +91,17 @@ async def test_run_stream_yields_our_events_as_they_happen_then_the_result(
     assert "selected PatientStatus" in triage.to_text()
     for event in events:  # summaries never carry patient text
         assert "G12C" not in event.to_text() and "carboplatin" not in event.to_text()
+    # each message's id names its ledger line
+    assert team.last_result is not None
+    ledger = read_ledger(Path(team.last_result.ledger_path)).events
+    by_id = {f"{e.run_id}:{e.seq}": e for e in ledger}
+    streamed = items[:-1]
+    assert len({m.id for m in streamed}) == len(streamed)
+    for event in events:
+        assert by_id[event.id].type == event.event_type and by_id[event.id].seq == event.seq
+    texts = [m for m in streamed if isinstance(m, TextMessage)]
+    assert [by_id[m.id].type for m in texts] == ["agent_reply", "final"]
+    assert by_id[texts[-1].id].data["text"] == texts[-1].content
 
 
 async def test_console_shows_the_run(

@@ -3,12 +3,12 @@ of decision), specialist replies and the final answer become ``TextMessage``s.
 
 They are made from the very events the ledger writer records, so the stream a ``Console``
 shows and the ledger on disk cannot disagree. ``to_text()`` of an event is a one-line summary
-(agents, steps, counts, verdicts): no patient text beyond what the event is about.
+(agents, steps, counts, verdicts): no patient text beyond what the event is about. A
+message's ``id`` is ``<run_id>:<seq>`` of its ledger event, so any message leads to its line.
 """
 
 from __future__ import annotations
 
-import uuid
 from datetime import UTC, datetime
 from typing import Any, Literal
 
@@ -120,11 +120,18 @@ class MessageConverter:
 
     def convert(self, event: LedgerEvent) -> list[TeamMessage]:
         source = event.agent or self.orchestrator
+        # a message's id names the ledger line it comes from: unique, and it leads to the line
+        message_id = f"{event.run_id}:{event.seq}"
         if event.type == "agent_reply":
             meta = {"step": event.step or "", "run_id": event.run_id}
-            return [TextMessage(source=source, content=str(event.data["text"]), metadata=meta)]
+            return [
+                TextMessage(
+                    id=message_id, source=source, content=str(event.data["text"]), metadata=meta
+                )
+            ]
         if event.type == "final":
             self._final = TextMessage(
+                id=message_id,
                 source=self.orchestrator,
                 content=str(event.data["text"]),
                 metadata={"run_id": event.run_id},
@@ -143,7 +150,7 @@ class MessageConverter:
         message: HealthEvent = construct_trusted(
             kind,
             {
-                "id": str(uuid.uuid4()),
+                "id": message_id,
                 "created_at": datetime.now(UTC),
                 "metadata": {},
                 "type": kind.model_fields["type"].default,
