@@ -17,7 +17,10 @@ Fairness rules:
   ``magentic_health.tools`` specs with the case bound.
 - The tools replay the outputs the offline engine's tools produced for the case (computed up
   front, dependencies included), so tool time is ~0 and equal on both sides: the benchmark
-  measures orchestration and model time, not index loads.
+  measures orchestration and model time, not index loads. A replayed tool holds its output,
+  so both systems call it on the event loop (``ToolSpec.threaded=False``): the hop to a
+  worker thread and back that a real tool takes (0.5-1 ms a call on a busy loop) is the cost
+  of running a tool, not of orchestrating one.
 - One model client class (``ScriptedModelClient``) with the same fixed latency per call, and
   one answer function (``magentic_health.models.simulated.SimulatedModel``): every specialist
   calls each of its tools once, then replies with the offline engine's reply for that agent
@@ -236,7 +239,9 @@ def replayed_tools(ref: Reference) -> dict[str, ToolSpec]:
     specs: dict[str, ToolSpec] = {}
     for name, output in ref.tool_outputs.items():
         real = get_tool(name)
-        specs[name] = ToolSpec(name=name, description=real.description, run=_replay(output))
+        specs[name] = ToolSpec(
+            name=name, description=real.description, run=_replay(output), threaded=False
+        )
     return specs
 
 
@@ -254,7 +259,8 @@ def function_tool(spec: ToolSpec, *, case: Case, data_dir: Path) -> FunctionTool
 
     async def run_tool(instruction: str) -> str:
         ctx = ToolContext(case=case, instruction=instruction, data_dir=data_dir)
-        return render_output(spec.name, await asyncio.to_thread(spec.run, ctx))
+        output = await asyncio.to_thread(spec.run, ctx) if spec.threaded else spec.run(ctx)
+        return render_output(spec.name, output)
 
     if spec.name in ARGUMENT_TOOLS:
 

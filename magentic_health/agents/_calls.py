@@ -23,7 +23,8 @@ async def call_tool(
     agent: str,
     arguments: dict[str, Any] | None = None,
 ) -> ToolOutput:
-    """Run ``tool`` in a worker thread; a tool that raises returns a gap instead."""
+    """Run ``tool`` (in a worker thread unless it is not ``threaded``); a tool that raises
+    returns a gap instead."""
     emit(
         ToolCall(
             tool=tool.name,
@@ -39,7 +40,7 @@ async def call_tool(
     )
     start = time.perf_counter()
     try:
-        output = await asyncio.to_thread(tool.run, ctx)
+        output = await asyncio.to_thread(tool.run, ctx) if tool.threaded else tool.run(ctx)
     except Exception as exc:  # a tool bug must not sink the run: it becomes a gap
         message = f"{type(exc).__name__}: {exc}"
         emit(

@@ -46,3 +46,7 @@ class ToolSpec:
     name: str
     description: str
     run: Callable[[ToolContext], ToolOutput]
+    threaded: bool = True
+    """Run in a worker thread, so a tool that reads files, calls a service or computes for a
+    while does not hold up the other steps. False only for a tool that returns data it
+    already holds: the hop to a thread and back would cost more than the call."""
