@@ -4,6 +4,7 @@ the contract, and malformed replies turned into contract checkpoint failures, ne
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import json
 from collections.abc import Callable
@@ -20,6 +21,7 @@ from autogen_core.models import (
 
 from magentic_health.agents import (
     CONTRACT_PROMPT,
+    HandoffRequest,
     LLMAgent,
     ReplyContract,
     ReplyContractError,
@@ -27,6 +29,7 @@ from magentic_health.agents import (
 )
 from magentic_health.config import TeamConfig, default_config_path, load_team_config
 from magentic_health.models import SCRIPTED_MODEL_INFO, ModelRequest, Reply, ScriptedModelClient
+from magentic_health.plan import PlanStep
 from magentic_health.planners import LLMPlanner, RulePlanner
 from magentic_health.team import HealthTeam
 from magentic_health.trace import read_ledger, verify_ledger
@@ -205,6 +208,37 @@ async def test_an_invalid_structured_reply_and_a_raising_client_are_contract_fai
     events = read_ledger(Path(team.last_result.ledger_path)).events  # type: ignore[union-attr]
     failures = [e.data["failures"][0] for e in events if e.type == "checkpoint" and e.step == "s1"]
     assert "findings" in failures[0] and "RuntimeError: backend hiccup" in failures[1]
+
+
+async def test_every_hand_off_starts_from_an_empty_conversation(data_dir: Path) -> None:
+    """An agent's AssistantAgent is reused after a hand-off: nothing of the last one remains,
+    and hand-offs answered at the same time do not share a conversation."""
+    client = strict_client(latency_s=0.01)
+    agent_config = config().agent("PatientStatus")
+    assert agent_config is not None
+    agent = LLMAgent(agent_config, model_client=client)
+
+    def request(instruction: str) -> HandoffRequest:
+        step = PlanStep(id="s1", agent="PatientStatus", instruction=instruction)
+        return HandoffRequest(step=step, case=synthetic_case(), data_dir=data_dir)
+
+    async def ask(instruction: str) -> None:
+        reply = await agent.handle(request(instruction), emit=lambda *_a, **_k: None)
+        assert reply.findings[0].evidence[0].quote == QUOTE
+
+    await ask("State the stage.")
+    await asyncio.gather(ask("State the biomarkers."), ask("State the treatments."))
+    await ask("State the performance status.")
+    assert len(client.requests) == 4
+    for sent, instruction in zip(
+        client.requests,
+        ("stage", "biomarkers", "treatments", "performance status"),
+        strict=True,
+    ):
+        system, user = sent.messages
+        assert isinstance(system, SystemMessage) and isinstance(user, UserMessage)
+        instructions = [line for line in str(user.content).splitlines() if "Instruction:" in line]
+        assert instructions == [f"Instruction: State the {instruction}."]
 
 
 def test_the_contract_parser_accepts_one_fenced_object_only() -> None:

@@ -4,9 +4,10 @@ reply contract (DESIGN section 5).
 Call economy: the agent's argument-free tools run before the hand-off and their outputs are
 part of the hand-off message, so a specialist normally answers in one model call; tools that
 take arguments from the model (``search_notes(query)``) are offered as function tools. Each
-hand-off builds a fresh ``AssistantAgent`` whose conversation is ``[system, user]`` (plus tool
-calls and results), which every strict chat template accepts. A reply that breaks the contract
-raises ``ReplyContractError``; the orchestrator records it as a failed ``contract`` checkpoint.
+hand-off starts an ``AssistantAgent`` from an empty conversation, so it is ``[system, user]``
+(plus tool calls and results), which every strict chat template accepts. A reply that breaks
+the contract raises ``ReplyContractError``; the orchestrator records it as a failed
+``contract`` checkpoint.
 """
 
 from __future__ import annotations
@@ -97,6 +98,20 @@ class LLMAgent:
         self._function_tools: list[BaseTool[Any, Any]] = [
             _function_tool(s.name, s.description) for s in self._tools if s.name in ARGUMENT_TOOLS
         ]
+        self._idle: list[AssistantAgent] = []
+        """AssistantAgents with an empty conversation, reused by later hand-offs (building one
+        costs more than a hand-off's bookkeeping); concurrent hand-offs each take their own."""
+
+    def _assistant(self) -> AssistantAgent:
+        return AssistantAgent(
+            self.name,
+            model_client=self.client,
+            system_message=self.system_message,
+            tools=list(self._function_tools),
+            reflect_on_tool_use=True,
+            max_tool_iterations=self._max_tool_iterations,
+            output_content_type=ReplyContract if self._structured else None,
+        )
 
     @property
     def name(self) -> str:
@@ -136,15 +151,7 @@ class LLMAgent:
                 ctx = self._context(request, request.case.request)
                 grounding[spec.name] = await call_tool(spec, ctx, request, emit, agent=self.name)
         used: dict[str, ToolOutput] = {}
-        agent = AssistantAgent(
-            self.name,
-            model_client=self.client,
-            system_message=self.system_message,
-            tools=list(self._function_tools),
-            reflect_on_tool_use=True,
-            max_tool_iterations=self._max_tool_iterations,
-            output_content_type=ReplyContract if self._structured else None,
-        )
+        agent = self._idle.pop() if self._idle else self._assistant()
         message = TextMessage(
             content=handoff_message(request, grounding), source=request.orchestrator
         )
@@ -152,6 +159,9 @@ class LLMAgent:
         # this task's context: concurrent steps do not mix
         _CURRENT.set(_Handoff(self, request, emit, used))
         contract = await _answer(lambda: agent.on_messages([message], token))
+        # answered: emptied for the next hand-off (after a failure it is dropped instead)
+        await agent.on_reset(CancellationToken())
+        self._idle.append(agent)
         outputs = {**grounding, **used}
         return SpecialistReply(
             agent=self.name,
