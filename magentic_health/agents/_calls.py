@@ -9,6 +9,7 @@ from typing import Any
 from magentic_health.agents._base import EventSink, HandoffRequest
 from magentic_health.tools import ToolContext, ToolOutput, ToolSpec
 from magentic_health.trace import ToolCall, ToolResult
+from magentic_health.trace._writer import json_data
 
 REQUEST_DEPENDENT_TOOLS = frozenset({"search_notes", "clinical_guidelines", "report_export"})
 """Tools whose output depends on the wording of the request (a reused step must not use them)."""
@@ -57,7 +58,7 @@ async def call_tool(
     emit(
         ToolResult(
             tool=tool.name,
-            output=_as_json(output),
+            output=json_data(output),
             duration_ms=(time.perf_counter() - start) * 1000,
         ),
         agent=agent,
@@ -65,10 +66,3 @@ async def call_tool(
     )
     return output
 
-
-def _as_json(output: ToolOutput) -> dict[str, Any]:
-    """The output as JSON data for its ``tool_result`` event. ``data`` already is JSON data
-    (the largest part of most outputs), so pydantic does not copy it value by value."""
-    dumped = output.model_dump(mode="json", exclude={"data"})
-    dumped["data"] = output.data
-    return dumped

@@ -39,13 +39,22 @@ def _raw_fields(cls: type[BaseModel]) -> frozenset[str]:
     return frozenset(n for n, f in cls.model_fields.items() if f.annotation == dict[str, Any])
 
 
+def json_data(model: BaseModel, *, exclude: frozenset[str] = frozenset()) -> dict[str, Any]:
+    """``model`` as JSON data, its ``dict[str, Any]`` fields (already JSON data: tool outputs,
+    model responses) taken as they are rather than copied value by value."""
+    raw = _raw_fields(type(model))
+    data = model.model_dump(mode="json", exclude={*exclude, *raw})
+    for name in raw:
+        data[name] = getattr(model, name)
+    return data
+
+
+_TYPE_TAG = frozenset({"type"})
+
+
 def payload_data(payload: EventPayload) -> dict[str, Any]:
     """The ``data`` of an event: the payload as JSON data, without its ``type`` tag."""
-    raw = _raw_fields(type(payload))
-    data = payload.model_dump(mode="json", exclude={"type", *raw})
-    for name in raw:
-        data[name] = getattr(payload, name)
-    return data
+    return json_data(payload, exclude=_TYPE_TAG)
 
 
 _SYNCER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ledger-sync")
