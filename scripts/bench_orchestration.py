@@ -259,8 +259,7 @@ def function_tool(spec: ToolSpec, *, case: Case, data_dir: Path) -> FunctionTool
 
     async def run_tool(instruction: str) -> str:
         ctx = ToolContext(case=case, instruction=instruction, data_dir=data_dir)
-        output = await asyncio.to_thread(spec.run, ctx) if spec.threaded else spec.run(ctx)
-        return render_output(spec.name, output)
+        return render_output(spec.name, await spec.call(ctx))
 
     if spec.name in ARGUMENT_TOOLS:
 

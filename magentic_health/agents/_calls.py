@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
 from typing import Any
 
@@ -41,7 +40,7 @@ async def call_tool(
     )
     start = time.perf_counter()
     try:
-        output = await asyncio.to_thread(tool.run, ctx) if tool.threaded else tool.run(ctx)
+        output = await tool.call(ctx)
     except Exception as exc:  # a tool bug must not sink the run: it becomes a gap
         message = f"{type(exc).__name__}: {exc}"
         emit(
@@ -65,4 +64,3 @@ async def call_tool(
         step=request.step.id,
     )
     return output
-

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -50,3 +51,7 @@ class ToolSpec:
     """Run in a worker thread, so a tool that reads files, calls a service or computes for a
     while does not hold up the other steps. False only for a tool that returns data it
     already holds: the hop to a thread and back would cost more than the call."""
+
+    async def call(self, ctx: ToolContext) -> ToolOutput:
+        """Run the tool on ``ctx``: in a worker thread when ``threaded``, else on the loop."""
+        return await asyncio.to_thread(self.run, ctx) if self.threaded else self.run(ctx)
