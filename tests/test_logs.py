@@ -345,11 +345,9 @@ async def test_spans_per_handoff_and_model_call_follow_genai_conventions(
         assert phrase not in dumped
 
 
-def test_the_cli_writes_json_logs_to_a_file_and_leaves_logging_as_it_was(
-    tmp_path: Path, data_dir: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    log = tmp_path / "logs" / "run.jsonl"
-    code = cli(
+def _run_stage(tmp_path: Path, data_dir: Path, *options: str) -> int:
+    """``magentic-health run`` on hao_patient_4's stage question, quietly, with ``options``."""
+    return cli(
         [
             "run",
             "hao_patient_4",
@@ -360,10 +358,16 @@ def test_the_cli_writes_json_logs_to_a_file_and_leaves_logging_as_it_was(
             str(tmp_path),
             "--request",
             "What is the current stage?",
-            "--log-file",
-            str(log),
+            *options,
         ]
     )
+
+
+def test_the_cli_writes_json_logs_to_a_file_and_leaves_logging_as_it_was(
+    tmp_path: Path, data_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    log = tmp_path / "logs" / "run.jsonl"
+    code = _run_stage(tmp_path, data_dir, "--log-file", str(log))
     assert code == 0
     events = [json.loads(line) for line in log.read_text(encoding="utf-8").splitlines()]
     assert events[0]["event"] == "run_started" and events[-1]["event"] == "run_finished"
@@ -411,20 +415,7 @@ def test_otel_without_an_exporter_says_what_to_install(
 ) -> None:
     import importlib
 
-    code = cli(
-        [
-            "run",
-            "hao_patient_4",
-            "--quiet",
-            "--data-dir",
-            str(data_dir),
-            "--out",
-            str(tmp_path),
-            "--request",
-            "What is the current stage?",
-            "--otel",
-        ]
-    )
+    code = _run_stage(tmp_path, data_dir, "--otel")
     try:
         importlib.import_module("opentelemetry.exporter.otlp.proto.http.trace_exporter")
         exporter = True
