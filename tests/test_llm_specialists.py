@@ -229,16 +229,15 @@ async def test_every_hand_off_starts_from_an_empty_conversation(data_dir: Path) 
     await ask("State the stage.")
     await asyncio.gather(ask("State the biomarkers."), ask("State the treatments."))
     await ask("State the performance status.")
-    assert len(client.requests) == 4
-    for sent, instruction in zip(
-        client.requests,
-        ("stage", "biomarkers", "treatments", "performance status"),
-        strict=True,
-    ):
-        system, user = sent.messages
+    sent: list[str] = []
+    for request in client.requests:
+        system, user = request.messages
         assert isinstance(system, SystemMessage) and isinstance(user, UserMessage)
-        instructions = [line for line in str(user.content).splitlines() if "Instruction:" in line]
-        assert instructions == [f"Instruction: State the {instruction}."]
+        (instruction,) = [line for line in str(user.content).splitlines() if "Instruction:" in line]
+        sent.append(instruction.removeprefix("Instruction: State the ").removesuffix("."))
+    # the two concurrent hand-offs reach the model in either order (their tools run in threads)
+    assert len(sent) == 4 and sent[0] == "stage" and sent[3] == "performance status"
+    assert sorted(sent[1:3]) == ["biomarkers", "treatments"]
 
 
 def test_the_contract_parser_accepts_one_fenced_object_only() -> None:
