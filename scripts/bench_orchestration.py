@@ -356,11 +356,16 @@ async def run_magentic_one(
     return _measure(client, wall, len(spoken), done)
 
 
-async def run_health_team(
-    ref: Reference, config: TeamConfig, *, latency_s: float, data_dir: Path
-) -> Measure:
-    """(b) HealthTeam in model mode: its LLM planner and LLM specialists on the same client."""
-    client = simulated_model(ref, config).client(latency_s=latency_s)
+def health_team(
+    ref: Reference,
+    config: TeamConfig,
+    client: ChatCompletionClient,
+    *,
+    data_dir: Path,
+    ledger_dir: Path,
+) -> HealthTeam:
+    """HealthTeam in model mode: its LLM planner and LLM specialists on ``client``, with the
+    replayed tools."""
     specs = replayed_tools(ref)
     agents: dict[str, Specialist] = {
         a.name: LLMAgent(
@@ -370,15 +375,23 @@ async def run_health_team(
         )
         for a in config.specialists
     }
+    return HealthTeam(
+        config,
+        data_dir=data_dir,
+        case=ref.case,
+        model_client=client,
+        specialists=agents,
+        ledger_dir=ledger_dir,
+    )
+
+
+async def run_health_team(
+    ref: Reference, config: TeamConfig, *, latency_s: float, data_dir: Path
+) -> Measure:
+    """(b) HealthTeam in model mode: its LLM planner and LLM specialists on the same client."""
+    client = simulated_model(ref, config).client(latency_s=latency_s)
     with tempfile.TemporaryDirectory() as out:
-        team = HealthTeam(
-            config,
-            data_dir=data_dir,
-            case=ref.case,
-            model_client=client,
-            specialists=agents,
-            ledger_dir=Path(out),
-        )
+        team = health_team(ref, config, client, data_dir=data_dir, ledger_dir=Path(out))
         start = time.perf_counter()
         result = await team.run(task=ref.case.request)
         wall = time.perf_counter() - start
