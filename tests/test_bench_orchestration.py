@@ -18,6 +18,8 @@ from autogen_core.models import (
     UserMessage,
 )
 
+from magentic_health.case import load_case
+from magentic_health.config import load_team_config
 from magentic_health.models import ModelRequest
 from magentic_health.models.simulated import SimulatedModel, SimulatedSpecialist
 
@@ -48,6 +50,38 @@ def test_bench_runs_both_systems_to_completion(capsys: pytest.CaptureFixture[str
         assert figures["calls"] > 0 and figures["prompt_tokens"] > 0
         assert figures["handoffs"] >= len(row["specialists"])
     assert report["calls_ratio"] is not None and report["calls_ratio"] > 0
+
+
+async def test_no_prompt_of_a_real_case_repeats_a_finding(tmp_path: Path, data_dir: Path) -> None:
+    """On hao_patient_4 the report writer's tool gathers the findings of every step before it,
+    and one step ran two tools: each prompt still lists every finding once."""
+    bench = _script()
+    config = load_team_config()
+    case = load_case("hao_patient_4", request=bench.DEFAULT_REQUEST, data_dir=data_dir)
+    ref = await bench.offline_reference(case, config, data_dir)
+    client = bench.simulated_model(ref, config).client()
+    team = bench.health_team(ref, config, client, data_dir=data_dir, ledger_dir=tmp_path)
+    await team.run(task=case.request)
+    assert team.last_result is not None and team.last_result.status == "completed"
+
+    report = next(r for r in client.requests if "### report_export" in _user_text(r))
+    lines = [line for line in _user_text(report).splitlines() if " <- [" in line]
+    assert len(lines) > 60 and len(lines) == len(set(lines))
+    assert "Findings listed above that this output also reports: " in _user_text(report)
+
+    (synthesis,) = [r for r in client.requests if r.schema_name == "FinalAnswerModel"]
+    listed = [
+        json.dumps(f, sort_keys=True)
+        for line in _user_text(synthesis).splitlines()
+        if line.startswith('[{"claim"')
+        for f in json.loads(line)
+    ]
+    assert len(listed) > 40 and len(listed) == len(set(listed))
+    assert "(not repeating " in _user_text(synthesis)
+
+
+def _user_text(request: ModelRequest) -> str:
+    return str(request.messages[-1].content)
 
 
 MODEL = SimulatedModel(

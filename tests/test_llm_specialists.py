@@ -31,7 +31,9 @@ from magentic_health.config import TeamConfig, default_config_path, load_team_co
 from magentic_health.models import SCRIPTED_MODEL_INFO, ModelRequest, Reply, ScriptedModelClient
 from magentic_health.plan import PlanStep
 from magentic_health.planners import LLMPlanner, RulePlanner
+from magentic_health.reply import Evidence, Finding
 from magentic_health.team import HealthTeam
+from magentic_health.tools import ToolContext, ToolOutput, get_tool
 from magentic_health.trace import read_ledger, verify_ledger
 from tests._factories import synthetic_case
 
@@ -238,6 +240,42 @@ async def test_every_hand_off_starts_from_an_empty_conversation(data_dir: Path) 
     # the two concurrent hand-offs reach the model in either order (their tools run in threads)
     assert len(sent) == 4 and sent[0] == "stage" and sent[3] == "performance status"
     assert sorted(sent[1:3]) == ["biomarkers", "treatments"]
+
+
+async def test_a_hand_off_shows_each_upstream_output_and_each_finding_once(
+    data_dir: Path,
+) -> None:
+    """A step that ran two tools hands over one reply under both names, and the agent's own
+    tool repeats an upstream finding: the prompt shows each once and says what it left out."""
+    client = strict_client()
+    agent_config = config().agent("PatientStatus")
+    assert agent_config is not None
+    case = synthetic_case()
+    step = PlanStep(id="s2", agent="PatientStatus", instruction="State the stage.")
+    own = await get_tool("patient_status").call(
+        ToolContext(case=case, instruction=case.request, data_dir=data_dir)
+    )
+    assert own.findings, "the synthetic note must give the status tool a finding"
+    shared = own.findings[0]
+    history = ToolOutput(
+        text="History: adenocarcinoma, KRAS G12C.",
+        findings=(
+            Finding(claim="KRAS G12C", evidence=(Evidence(doc_id="note-1", quote=QUOTE),)),
+            shared,
+        ),
+    )
+    upstream = {"patient_timeline": history, "search_notes": history.model_copy()}
+    request = HandoffRequest(step=step, case=case, data_dir=data_dir, upstream=upstream)
+    await LLMAgent(agent_config, model_client=client).handle(request, emit=lambda *_a, **_k: None)
+
+    (sent,) = client.requests
+    text = str(sent.messages[-1].content)
+    assert text.count("History: adenocarcinoma, KRAS G12C.") == 1
+    assert "### patient_timeline, search_notes" in text
+    finding_lines = [line for line in text.splitlines() if " <- [" in line]
+    assert len(finding_lines) == len(set(finding_lines)) == len(own.findings) + 1
+    assert sum(line.startswith(f"- {shared.claim} <- ") for line in finding_lines) == 1
+    assert "Findings listed above that this output also reports: 1" in text
 
 
 def test_the_contract_parser_accepts_one_fenced_object_only() -> None:

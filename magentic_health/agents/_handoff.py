@@ -1,36 +1,72 @@
 """The hand-off message a model-driven specialist receives: the instruction, the outputs of
 the steps it depends on, and the outputs of its own argument-free tools (run beforehand, so
-the agent normally answers in one model call)."""
+the agent normally answers in one model call).
+
+Each output and each finding is shown once. A step that ran several tools hands over its one
+reply under each tool's name, and an aggregating tool (the report) repeats the findings of
+the steps it gathers; showing them again would only add prompt tokens (on the sample cases
+the report writer's hand-off was half repeats)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 
 from magentic_health.agents._base import HandoffRequest
+from magentic_health.reply import Finding, FindingKey, finding_key, unseen
 from magentic_health.tools import ToolOutput
 
 _MAX_FINDINGS = 60
 
 
-def render_output(name: str, output: ToolOutput) -> str:
-    """A tool output as markdown, with each finding's doc_id and quote to cite verbatim."""
+def render_output(name: str, output: ToolOutput, *, shown: set[FindingKey] | None = None) -> str:
+    """A tool output as markdown, with each finding's doc_id and quote to cite verbatim.
+
+    ``shown``, when given, holds the findings already rendered earlier in the same message:
+    they are counted instead of repeated, and the findings rendered here are added to it."""
     lines = [f"### {name}", output.text.strip() or "(no text)"]
-    if output.findings:
+    findings: Sequence[Finding] = output.findings
+    repeated = 0
+    if shown is not None:
+        findings, repeated = unseen(findings, shown)
+        shown.update(map(finding_key, findings[:_MAX_FINDINGS]))
+    if findings:
         lines.append("Findings you may cite (doc_id and quote exactly as given):")
-        for finding in output.findings[:_MAX_FINDINGS]:
+        for finding in findings[:_MAX_FINDINGS]:
             cites = "; ".join(f"[{e.doc_id}] {e.quote!r}" for e in finding.evidence)
             lines.append(f"- {finding.claim} <- {cites}")
-        if len(output.findings) > _MAX_FINDINGS:
-            lines.append(f"- ... {len(output.findings) - _MAX_FINDINGS} more not shown")
+        if len(findings) > _MAX_FINDINGS:
+            lines.append(f"- ... {len(findings) - _MAX_FINDINGS} more not shown")
+    if repeated:
+        lines.append(f"Findings listed above that this output also reports: {repeated}")
     if output.gaps:
         lines.append("Gaps: " + "; ".join(output.gaps))
     return "\n".join(lines)
 
 
-def _section(title: str, outputs: Mapping[str, ToolOutput]) -> Iterable[str]:
+def _same(a: ToolOutput, b: ToolOutput) -> bool:
+    """Whether two outputs show the same thing (data aside): one step's reply under two tools."""
+    return a.text == b.text and a.findings == b.findings and a.gaps == b.gaps
+
+
+def _grouped(outputs: Mapping[str, ToolOutput]) -> list[tuple[list[str], ToolOutput]]:
+    """The outputs with each distinct one once, under the names of every tool that gave it."""
+    groups: list[tuple[list[str], ToolOutput]] = []
+    for name, output in outputs.items():
+        group = next((g for g in groups if _same(g[1], output)), None)
+        if group is None:
+            groups.append(([name], output))
+        else:
+            group[0].append(name)
+    return groups
+
+
+def _section(
+    title: str, outputs: Mapping[str, ToolOutput], shown: set[FindingKey]
+) -> Iterable[str]:
     if outputs:
         yield f"## {title}"
-        yield from (render_output(name, out) for name, out in outputs.items())
+        for names, output in _grouped(outputs):
+            yield render_output(", ".join(names), output, shown=shown)
 
 
 def handoff_message(request: HandoffRequest, grounding: Mapping[str, ToolOutput]) -> str:
@@ -47,6 +83,7 @@ def handoff_message(request: HandoffRequest, grounding: Mapping[str, ToolOutput]
             "Your previous reply failed these checks; fix them in this reply:\n"
             + "\n".join(f"- {f}" for f in request.feedback)
         )
-    parts += _section("Outputs of the steps you depend on", request.upstream)
-    parts += _section("Your tools' outputs (already run for you)", grounding)
+    shown: set[FindingKey] = set()
+    parts += _section("Outputs of the steps you depend on", request.upstream, shown)
+    parts += _section("Your tools' outputs (already run for you)", grounding, shown)
     return "\n\n".join(parts)

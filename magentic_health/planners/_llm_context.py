@@ -11,10 +11,13 @@ import json
 from collections import Counter
 from collections.abc import Mapping
 
+import orjson
+
 from magentic_health.case import Case
 from magentic_health.config import TeamConfig
 from magentic_health.plan import Facts, TaskLedger
 from magentic_health.planners._protocol import StepOutcome
+from magentic_health.reply import FindingKey, finding_key, unseen
 
 MAX_LISTED_DOCUMENTS = 40
 MAX_REPLY_CHARS = 4000
@@ -87,8 +90,11 @@ def plan_status(ledger: TaskLedger, outcomes: Mapping[str, StepOutcome]) -> str:
 
 
 def replies_text(ledger: TaskLedger, outcomes: Mapping[str, StepOutcome]) -> str:
-    """The completed steps' markdown (bounded) and findings as JSON."""
+    """The completed steps' markdown (bounded) and findings as JSON, each finding under the
+    first step that reported it (the report writer's reply repeats the findings it gathers;
+    listing them again would only add prompt tokens)."""
     parts = []
+    shown: set[FindingKey] = set()
     for s in ledger.plan:
         o = outcomes.get(s.id)
         if o is None or o.status != "done" or o.reply is None:
@@ -96,9 +102,10 @@ def replies_text(ledger: TaskLedger, outcomes: Mapping[str, StepOutcome]) -> str
         text = o.reply.text.strip()
         if len(text) > MAX_REPLY_CHARS:
             text = text[:MAX_REPLY_CHARS] + "\n[... truncated]"
-        findings = [f.model_dump(mode="json") for f in o.reply.findings[:MAX_FINDINGS]]
-        parts.append(
-            f"### {s.id} {o.reply.agent}\n{text}\n\nFindings:\n"
-            + json.dumps(findings, ensure_ascii=False)
-        )
+        fresh, repeated = unseen(o.reply.findings, shown)
+        fresh = fresh[:MAX_FINDINGS]
+        shown.update(map(finding_key, fresh))
+        note = f" (not repeating {repeated} listed under an earlier step)" if repeated else ""
+        findings = orjson.dumps([f.model_dump(mode="json") for f in fresh]).decode("utf-8")
+        parts.append(f"### {s.id} {o.reply.agent}\n{text}\n\nFindings{note}:\n{findings}")
     return "\n\n".join(parts) or "(no step completed)"
