@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -40,26 +39,3 @@ class SpecialistReply(BaseModel):
     data: dict[str, Any] = Field(default_factory=dict)
     """Structured results keyed by tool name, for dependent steps (e.g. the patient status)."""
     tools_used: tuple[str, ...] = ()
-
-
-FindingKey = tuple[str, tuple[tuple[str, str], ...]]
-
-
-def finding_key(finding: Finding) -> FindingKey:
-    """A finding as plain strings, to tell findings apart by value cheaply (pydantic's
-    ``__eq__`` and ``__hash__`` run Python for every field)."""
-    return finding.claim, tuple((e.doc_id, e.quote) for e in finding.evidence)
-
-
-def unseen(findings: Iterable[Finding], seen: set[FindingKey]) -> tuple[list[Finding], int]:
-    """The findings whose key is not in ``seen``, each once, and how many were in it: for
-    prompts that show every finding once however many outputs repeat it."""
-    fresh: dict[FindingKey, Finding] = {}
-    repeated = 0
-    for finding in findings:
-        key = finding_key(finding)
-        if key in seen:
-            repeated += 1
-        else:
-            fresh.setdefault(key, finding)
-    return list(fresh.values()), repeated

@@ -9,33 +9,39 @@ the report writer's hand-off was half repeats)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 
 from magentic_health.agents._base import HandoffRequest
-from magentic_health.reply import Finding, FindingKey, finding_key, unseen
 from magentic_health.tools import ToolOutput
 
 _MAX_FINDINGS = 60
 
 
-def render_output(name: str, output: ToolOutput, *, shown: set[FindingKey] | None = None) -> str:
+def render_output(name: str, output: ToolOutput, *, shown: set[str] | None = None) -> str:
     """A tool output as markdown, with each finding's doc_id and quote to cite verbatim.
 
-    ``shown``, when given, holds the findings already rendered earlier in the same message:
-    they are counted instead of repeated, and the findings rendered here are added to it."""
+    ``shown``, when given, holds the finding lines already rendered earlier in the same
+    message: those findings are counted instead of repeated, and the lines rendered here are
+    added to it."""
     lines = [f"### {name}", output.text.strip() or "(no text)"]
-    findings: Sequence[Finding] = output.findings
-    repeated = 0
-    if shown is not None:
-        findings, repeated = unseen(findings, shown)
-        shown.update(map(finding_key, findings[:_MAX_FINDINGS]))
-    if findings:
+    fresh: list[str] = []
+    repeated = more = 0
+    seen = shown if shown is not None else set()
+    for finding in output.findings:
+        cites = "; ".join(f"[{e.doc_id}] {e.quote!r}" for e in finding.evidence)
+        line = f"- {finding.claim} <- {cites}"
+        if line in seen:
+            repeated += 1
+        elif len(fresh) < _MAX_FINDINGS:
+            fresh.append(line)
+            seen.add(line)
+        else:
+            more += 1
+    if fresh:
         lines.append("Findings you may cite (doc_id and quote exactly as given):")
-        for finding in findings[:_MAX_FINDINGS]:
-            cites = "; ".join(f"[{e.doc_id}] {e.quote!r}" for e in finding.evidence)
-            lines.append(f"- {finding.claim} <- {cites}")
-        if len(findings) > _MAX_FINDINGS:
-            lines.append(f"- ... {len(findings) - _MAX_FINDINGS} more not shown")
+        lines += fresh
+        if more:
+            lines.append(f"- ... {more} more not shown")
     if repeated:
         lines.append(f"Findings listed above that this output also reports: {repeated}")
     if output.gaps:
@@ -60,9 +66,7 @@ def _grouped(outputs: Mapping[str, ToolOutput]) -> list[tuple[list[str], ToolOut
     return groups
 
 
-def _section(
-    title: str, outputs: Mapping[str, ToolOutput], shown: set[FindingKey]
-) -> Iterable[str]:
+def _section(title: str, outputs: Mapping[str, ToolOutput], shown: set[str]) -> Iterable[str]:
     if outputs:
         yield f"## {title}"
         for names, output in _grouped(outputs):
@@ -83,7 +87,7 @@ def handoff_message(request: HandoffRequest, grounding: Mapping[str, ToolOutput]
             "Your previous reply failed these checks; fix them in this reply:\n"
             + "\n".join(f"- {f}" for f in request.feedback)
         )
-    shown: set[FindingKey] = set()
+    shown: set[str] = set()
     parts += _section("Outputs of the steps you depend on", request.upstream, shown)
     parts += _section("Your tools' outputs (already run for you)", grounding, shown)
     return "\n\n".join(parts)

@@ -12,12 +12,13 @@ from collections import Counter
 from collections.abc import Mapping
 
 import orjson
+from pydantic import TypeAdapter
 
 from magentic_health.case import Case
 from magentic_health.config import TeamConfig
 from magentic_health.plan import Facts, TaskLedger
 from magentic_health.planners._protocol import StepOutcome
-from magentic_health.reply import FindingKey, finding_key, unseen
+from magentic_health.reply import Finding
 
 MAX_LISTED_DOCUMENTS = 40
 MAX_REPLY_CHARS = 4000
@@ -94,7 +95,7 @@ def replies_text(ledger: TaskLedger, outcomes: Mapping[str, StepOutcome]) -> str
     first step that reported it (the report writer's reply repeats the findings it gathers;
     listing them again would only add prompt tokens)."""
     parts = []
-    shown: set[FindingKey] = set()
+    shown: set[bytes] = set()
     for s in ledger.plan:
         o = outcomes.get(s.id)
         if o is None or o.status != "done" or o.reply is None:
@@ -102,10 +103,19 @@ def replies_text(ledger: TaskLedger, outcomes: Mapping[str, StepOutcome]) -> str
         text = o.reply.text.strip()
         if len(text) > MAX_REPLY_CHARS:
             text = text[:MAX_REPLY_CHARS] + "\n[... truncated]"
-        fresh, repeated = unseen(o.reply.findings, shown)
-        fresh = fresh[:MAX_FINDINGS]
-        shown.update(map(finding_key, fresh))
-        note = f" (not repeating {repeated} listed under an earlier step)" if repeated else ""
-        findings = orjson.dumps([f.model_dump(mode="json") for f in fresh]).decode("utf-8")
+        fresh: list[bytes] = []
+        repeated = 0
+        for finding in _FINDINGS.dump_python(o.reply.findings, mode="json"):
+            encoded = orjson.dumps(finding)
+            if encoded in shown:
+                repeated += 1
+            elif len(fresh) < MAX_FINDINGS:
+                fresh.append(encoded)
+                shown.add(encoded)
+        note = f" (not repeating {repeated} listed above)" if repeated else ""
+        findings = (b"[" + b",".join(fresh) + b"]").decode("utf-8")
         parts.append(f"### {s.id} {o.reply.agent}\n{text}\n\nFindings{note}:\n{findings}")
     return "\n\n".join(parts) or "(no step completed)"
+
+
+_FINDINGS: TypeAdapter[tuple[Finding, ...]] = TypeAdapter(tuple[Finding, ...])
