@@ -139,7 +139,8 @@ def request_digest(
     digest = hashlib.sha256()
     for message in messages:
         if isinstance(message, BaseModel):  # every LLMMessage: serialised in Rust, field order
-            digest.update(message.model_dump_json().encode("utf-8"))
+            # the bytes ``model_dump_json`` decodes, taken as they are (not decoded, re-encoded)
+            digest.update(message.__pydantic_serializer__.to_json(message))
         else:
             digest.update(json.dumps(_jsonable(message), sort_keys=True).encode("utf-8"))
         digest.update(b"\n")
