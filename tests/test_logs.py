@@ -29,6 +29,7 @@ from magentic_health.agents import ReplyContract
 from magentic_health.case import Case
 from magentic_health.cli import cli
 from magentic_health.logs import (
+    LogSubscriber,
     configure_logging,
     configure_tracing,
     get_logger,
@@ -37,7 +38,16 @@ from magentic_health.logs import (
 )
 from magentic_health.models import ModelRequest, ScriptedModelClient
 from magentic_health.planners.answers import FactsAnswer, FinalAnswerModel, PlanDecision, StepAnswer
-from magentic_health.trace import AgentReply, Ledger, read_ledger, verify_ledger
+from magentic_health.trace import (
+    AgentReply,
+    CheckpointEvent,
+    ErrorEvent,
+    Ledger,
+    LedgerWriter,
+    RunFinished,
+    read_ledger,
+    verify_ledger,
+)
 
 OPENAI_KEY = "sk-proj-SENTINELopenai0123456789abcdefXYZ"
 AZURE_KEY = "0f1e2d3c4b5a69788796a5b4c3d2e1f0"  # Azure keys: 32 hex digits
@@ -293,6 +303,32 @@ def test_autogen_event_loggers_emit_nothing_unless_asked() -> None:
     line = json.loads(buf.getvalue())
     assert line["event"] == "LLMCallEvent" and line["content"].startswith("[redacted:")
     assert "upper lobe" not in buf.getvalue()
+
+
+@pytest.mark.parametrize("level", ["warning", "info"])
+def test_at_warning_only_errors_and_failed_runs_are_logged(tmp_path: Path, level: str) -> None:
+    """The subscriber skips events no enabled level would log, and no more than those."""
+    buf = io.StringIO()
+    configure_logging("json", stream=buf, level=level)
+    writer = LedgerWriter(path=tmp_path / "run.jsonl", run_id="r1")
+    writer.subscribe(LogSubscriber())
+    with writer:
+        writer.append(CheckpointEvent(name="grounding", passed=True), agent="A", step="s1")
+        writer.append(ErrorEvent(message="tool crashed", kind="tool"), agent="A", step="s1")
+        usage = {"total": {"prompt_tokens": 1, "completion_tokens": 1}}
+        writer.append(RunFinished(status="completed", usage=usage, duration_ms=1.0))
+        writer.append(RunFinished(status="failed", usage=usage, duration_ms=1.0))
+    logged = [json.loads(line) for line in buf.getvalue().splitlines()]
+    events = [(e["event"], e.get("status")) for e in logged if "seq" in e]
+    expected = [("error", None), ("run_finished", "failed")]
+    if level == "info":
+        expected = [
+            ("checkpoint", None),
+            ("error", None),
+            ("run_finished", "completed"),
+            ("run_finished", "failed"),
+        ]
+    assert events == expected
 
 
 def test_third_party_debug_logs_stay_off_even_at_debug() -> None:

@@ -48,8 +48,12 @@ def _tokens(usage: dict[str, dict[str, int]]) -> int:
     return total.get("prompt_tokens", 0) + total.get("completion_tokens", 0)
 
 
+_ABOVE_INFO = frozenset({"error", "run_finished"})
+"""The event types ``_fields`` may log above INFO (an error; a failed run)."""
+
+
 def _fields(payload: EventPayload) -> tuple[int, Fields]:
-    """The level and the text-free fields of one event."""
+    """The level and the text-free fields of one event (above INFO only for ``_ABOVE_INFO``)."""
     return _step_fields(payload) or _run_fields(payload) or (logging.INFO, scalar_fields(payload))
 
 
@@ -249,11 +253,11 @@ class LogSubscriber:
         self._trace_std = logging.getLogger(TRACE_LOGGER_NAME)
 
     def __call__(self, event: LedgerEvent) -> None:
-        if not (
-            self._event_std.isEnabledFor(logging.CRITICAL)
-            or self._trace_std.isEnabledFor(logging.CRITICAL)
-        ):
-            return  # both off: not even the fields are computed
+        ceiling = logging.CRITICAL if event.type in _ABOVE_INFO else logging.INFO
+        if not (self._event_std.isEnabledFor(ceiling) or self._trace_std.isEnabledFor(ceiling)):
+            # nothing of this event would be logged (by default the loggers are at WARNING):
+            # not even its fields are computed
+            return
         payload = event.payload()
         level, fields = _fields(payload)
         if self._event_std.isEnabledFor(level):
