@@ -11,7 +11,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
+from magentic_health._once import first_mentions
 from magentic_health.agents._base import HandoffRequest
+from magentic_health.reply import Finding
 from magentic_health.tools import ToolOutput
 
 _MAX_FINDINGS = 60
@@ -24,19 +26,11 @@ def render_output(name: str, output: ToolOutput, *, shown: set[str] | None = Non
     message: those findings are counted instead of repeated, and the lines rendered here are
     added to it."""
     lines = [f"### {name}", output.text.strip() or "(no text)"]
-    fresh: list[str] = []
-    repeated = more = 0
-    seen = shown if shown is not None else set()
-    for finding in output.findings:
-        cites = "; ".join(f"[{e.doc_id}] {e.quote!r}" for e in finding.evidence)
-        line = f"- {finding.claim} <- {cites}"
-        if line in seen:
-            repeated += 1
-        elif len(fresh) < _MAX_FINDINGS:
-            fresh.append(line)
-            seen.add(line)
-        else:
-            more += 1
+    fresh, repeated, more = first_mentions(
+        (_finding_line(f) for f in output.findings),
+        shown if shown is not None else set(),
+        _MAX_FINDINGS,
+    )
     if fresh:
         lines.append("Findings you may cite (doc_id and quote exactly as given):")
         lines += fresh
@@ -47,6 +41,11 @@ def render_output(name: str, output: ToolOutput, *, shown: set[str] | None = Non
     if output.gaps:
         lines.append("Gaps: " + "; ".join(output.gaps))
     return "\n".join(lines)
+
+
+def _finding_line(finding: Finding) -> str:
+    cites = "; ".join(f"[{e.doc_id}] {e.quote!r}" for e in finding.evidence)
+    return f"- {finding.claim} <- {cites}"
 
 
 def _same(a: ToolOutput, b: ToolOutput) -> bool:

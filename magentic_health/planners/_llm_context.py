@@ -14,6 +14,7 @@ from collections.abc import Mapping
 import orjson
 from pydantic import TypeAdapter
 
+from magentic_health._once import first_mentions
 from magentic_health.case import Case
 from magentic_health.config import TeamConfig
 from magentic_health.plan import Facts, TaskLedger
@@ -103,15 +104,8 @@ def replies_text(ledger: TaskLedger, outcomes: Mapping[str, StepOutcome]) -> str
         text = o.reply.text.strip()
         if len(text) > MAX_REPLY_CHARS:
             text = text[:MAX_REPLY_CHARS] + "\n[... truncated]"
-        fresh: list[bytes] = []
-        repeated = 0
-        for finding in _FINDINGS.dump_python(o.reply.findings, mode="json"):
-            encoded = orjson.dumps(finding)
-            if encoded in shown:
-                repeated += 1
-            elif len(fresh) < MAX_FINDINGS:
-                fresh.append(encoded)
-                shown.add(encoded)
+        dumped = _FINDINGS.dump_python(o.reply.findings, mode="json")
+        fresh, repeated, _ = first_mentions(map(orjson.dumps, dumped), shown, MAX_FINDINGS)
         note = f" (not repeating {repeated} listed above)" if repeated else ""
         findings = (b"[" + b",".join(fresh) + b"]").decode("utf-8")
         parts.append(f"### {s.id} {o.reply.agent}\n{text}\n\nFindings{note}:\n{findings}")
