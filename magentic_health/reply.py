@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
 
 class Evidence(BaseModel):
@@ -23,6 +23,11 @@ class Finding(BaseModel):
 
     claim: str = Field(min_length=1)
     evidence: tuple[Evidence, ...] = Field(min_length=1)
+
+
+FINDINGS: TypeAdapter[tuple[Finding, ...]] = TypeAdapter(tuple[Finding, ...])
+"""Findings validated or dumped in one call (one pass in pydantic's core, not one per finding);
+shared, since building an adapter costs a schema build."""
 
 
 class SpecialistReply(BaseModel):

@@ -11,9 +11,9 @@ from __future__ import annotations
 import json
 import re
 
-from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError
 
-from magentic_health.reply import Finding
+from magentic_health.reply import FINDINGS, Finding
 
 
 class ReplyContractError(Exception):
@@ -109,7 +109,4 @@ def to_findings(contract: ReplyContract) -> tuple[Finding, ...]:
     if failures:
         raise ReplyContractError(tuple(failures))
     # the contract has the shape of our findings: one validation builds them all
-    return _FINDINGS.validate_python(contract.model_dump(include={"findings"})["findings"])
-
-
-_FINDINGS: TypeAdapter[tuple[Finding, ...]] = TypeAdapter(tuple[Finding, ...])
+    return FINDINGS.validate_python(contract.model_dump(include={"findings"})["findings"])

@@ -12,14 +12,13 @@ from collections import Counter
 from collections.abc import Mapping
 
 import orjson
-from pydantic import TypeAdapter
 
 from magentic_health._once import first_mentions
 from magentic_health.case import Case
 from magentic_health.config import TeamConfig
 from magentic_health.plan import Facts, TaskLedger
 from magentic_health.planners._protocol import StepOutcome
-from magentic_health.reply import Finding
+from magentic_health.reply import FINDINGS
 
 MAX_LISTED_DOCUMENTS = 40
 MAX_REPLY_CHARS = 4000
@@ -104,12 +103,9 @@ def replies_text(ledger: TaskLedger, outcomes: Mapping[str, StepOutcome]) -> str
         text = o.reply.text.strip()
         if len(text) > MAX_REPLY_CHARS:
             text = text[:MAX_REPLY_CHARS] + "\n[... truncated]"
-        dumped = _FINDINGS.dump_python(o.reply.findings, mode="json")
+        dumped = FINDINGS.dump_python(o.reply.findings, mode="json")
         fresh, repeated, _ = first_mentions(map(orjson.dumps, dumped), shown, MAX_FINDINGS)
         note = f" (not repeating {repeated} listed above)" if repeated else ""
         findings = (b"[" + b",".join(fresh) + b"]").decode("utf-8")
         parts.append(f"### {s.id} {o.reply.agent}\n{text}\n\nFindings{note}:\n{findings}")
     return "\n\n".join(parts) or "(no step completed)"
-
-
-_FINDINGS: TypeAdapter[tuple[Finding, ...]] = TypeAdapter(tuple[Finding, ...])
