@@ -1,12 +1,14 @@
 """HealthTeam against AutoGen's MagenticOneGroupChat: same cases, same specialists, same model.
 
 Usage: python scripts/bench_orchestration.py [--latency-ms 200] [--cases a,b] [--request TEXT]
-                                            [--repeat 5] [--json]
+                                            [--repeat 20] [--json]
 
 For each case it runs (a) ``MagenticOneGroupChat`` and (b) ``HealthTeam`` in model mode and
 prints model calls, prompt and completion tokens, wall time, the ratios (b)/(a) and the
-orchestration overhead per hand-off (the fastest of --repeat wall times at zero model latency
-over the hand-offs; the median beside it). Targets, reported and never asserted:
+orchestration overhead per hand-off (the fastest of --repeat zero-model-latency wall times over
+the hand-offs; the median beside it). The zero-latency runs come last, in rounds that take one
+run of every case on every system, so both systems are timed across the same stretch of the
+machine's varying speed. Targets, reported and never asserted:
 calls_ratio <= 0.6, wall_ratio <= 0.5, overhead < 5 ms.
 
 Fairness rules:
@@ -90,6 +92,7 @@ from magentic_health.trace import EventPayload, ToolResult
 
 DEFAULT_CASES = ("hao_patient_4", "synthea_lung_nsclc", "mcode_breast")
 DEFAULT_REQUEST = "Prepare the tumor board review"
+DEFAULT_REPEAT = 20
 TARGETS = {"calls_ratio": 0.6, "wall_ratio": 0.5, "overhead_ms_per_handoff": 5.0}
 
 
@@ -417,38 +420,79 @@ async def _fresh(
     return await run(ref, config, latency_s=latency_s, data_dir=data_dir)
 
 
-async def bench_case(
-    name: str,
-    *,
-    request: str,
-    latency_s: float,
-    repeat: int,
-    config: TeamConfig,
-    data_dir: Path,
-) -> dict[str, Any]:
-    """Both systems on one case: a warm-up, a run at ``latency_s``, and ``repeat`` runs at
-    zero latency. Their fastest wall time gives the overhead per hand-off (``timeit``'s
-    convention: slower repeats measure other processes, not the code); the median is kept
-    beside it."""
+@dataclass
+class _Case:
+    """One case being measured: its reference, each system's run at the model latency, and
+    its zero-latency runs so far; a system that raised keeps its error instead."""
+
+    name: str
+    ref: Reference
+    timed: dict[str, Measure]
+    zero: dict[str, list[Measure]]
+    errors: dict[str, str]
+
+
+async def _timed_runs(
+    name: str, *, request: str, latency_s: float, config: TeamConfig, data_dir: Path
+) -> _Case:
+    """A case's reference, then each system's warm-up run and its run at ``latency_s``."""
     case = load_case(name, request=request, data_dir=data_dir)
     ref = await offline_reference(case, config, data_dir)
-    row: dict[str, Any] = {"case": name, "specialists": list(ref.agents)}
+    measured = _Case(name, ref, timed={}, zero={}, errors={})
     for system, run in SYSTEMS.items():
         try:
             await _fresh(run, ref, config, latency_s=0.0, data_dir=data_dir)
-            timed = await _fresh(run, ref, config, latency_s=latency_s, data_dir=data_dir)
-            zero = [
-                await _fresh(run, ref, config, latency_s=0.0, data_dir=data_dir)
-                for _ in range(repeat)
-            ]
+            measured.timed[system] = await _fresh(
+                run, ref, config, latency_s=latency_s, data_dir=data_dir
+            )
+            measured.zero[system] = []
         except Exception as exc:  # report one system's failure, keep the other's figures
-            row[system] = {"error": f"{type(exc).__name__}: {exc}"}
+            measured.errors[system] = f"{type(exc).__name__}: {exc}"
+    return measured
+
+
+async def _zero_latency_rounds(
+    cases: Sequence[_Case], *, repeat: int, config: TeamConfig, data_dir: Path
+) -> None:
+    """``repeat`` rounds, each one zero-latency run of every case on every system.
+
+    Interleaved rather than one system's runs back to back: a shared machine's speed changes
+    from one second to the next (a fixed loop's best time swings up to 1.8x), so runs taken
+    together would measure the machine at one moment; spread over the rounds, both systems
+    meet the same moments, and each one's fastest run is its cost with the least
+    interference. The order of the systems alternates from round to round."""
+    for round_ in range(repeat):
+        systems = list(SYSTEMS.items())
+        if round_ % 2:
+            systems.reverse()
+        for case in cases:
+            for system, run in systems:
+                if system in case.errors:
+                    continue
+                try:
+                    measure = await _fresh(run, case.ref, config, latency_s=0.0, data_dir=data_dir)
+                except Exception as exc:
+                    case.errors[system] = f"{type(exc).__name__}: {exc}"
+                    continue
+                case.zero[system].append(measure)
+
+
+def _row(case: _Case) -> dict[str, Any]:
+    """A case's figures per system: the run at the model latency, and the overhead per
+    hand-off from the fastest zero-latency run (``timeit``'s convention: slower runs measure
+    other processes, not the code), the median beside it."""
+    row: dict[str, Any] = {"case": case.name, "specialists": list(case.ref.agents)}
+    for system in SYSTEMS:
+        if system in case.errors:
+            row[system] = {"error": case.errors[system]}
             continue
+        timed, zero = case.timed[system], case.zero[system]
         wall0 = min(z.wall_ms for z in zero)
         median0 = statistics.median(z.wall_ms for z in zero)
         row[system] = {
             **asdict(timed),
             "completed": timed.completed and all(z.completed for z in zero),
+            "zero_latency_runs": len(zero),
             "zero_latency_wall_ms": wall0,
             "zero_latency_median_ms": median0,
             "overhead_ms_per_handoff": _per(wall0, timed.handoffs),
@@ -531,26 +575,29 @@ def _print_table(report: Mapping[str, Any]) -> None:
 
 
 async def bench(
-    cases: Sequence[str], *, request: str, latency_ms: float, repeat: int = 5
+    cases: Sequence[str], *, request: str, latency_ms: float, repeat: int = DEFAULT_REPEAT
 ) -> dict[str, Any]:
-    """Every case on both systems, with the totals."""
+    """Every case on both systems, with the totals: first each case's runs at the model
+    latency, then ``repeat`` interleaved rounds of zero-latency runs."""
     config = load_team_config()
     data_dir = resolve_data_dir()
-    rows = [
-        await bench_case(
+    measured = [
+        await _timed_runs(
             name,
             request=request,
             latency_s=latency_ms / 1000,
-            repeat=repeat,
             config=config,
             data_dir=data_dir,
         )
         for name in cases
     ]
+    await _zero_latency_rounds(measured, repeat=repeat, config=config, data_dir=data_dir)
+    rows = [_row(case) for case in measured]
     ok = [r for r in rows if all("error" not in r[s] for s in SYSTEMS)]
     return {
         "request": request,
         "latency_ms": latency_ms,
+        "repeat": repeat,
         "targets": TARGETS,
         "cases": rows,
         "total": _totals(ok),
@@ -570,8 +617,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--repeat",
         type=int,
-        default=5,
-        help="Zero-latency runs per system (the fastest gives the overhead; the median is shown).",
+        default=DEFAULT_REPEAT,
+        help=(
+            "Rounds of zero-latency runs, each one run per case and system, interleaved (the "
+            "fastest gives the overhead; the median is shown)."
+        ),
     )
     parser.add_argument("--json", action="store_true", help="Print one JSON object.")
     args = parser.parse_args(argv)

@@ -37,10 +37,11 @@ def _script() -> ModuleType:
 
 def test_bench_runs_both_systems_to_completion(capsys: pytest.CaptureFixture[str]) -> None:
     bench = _script()
-    code = bench.main(["--cases", "synthea_colon", "--latency-ms", "0", "--json"])
+    code = bench.main(["--cases", "synthea_colon", "--latency-ms", "0", "--repeat", "3", "--json"])
     assert code == 0
     report = json.loads(capsys.readouterr().out)
     assert {"calls_ratio", "wall_ratio", "overhead_ms_per_handoff", "cases"} <= set(report)
+    assert report["repeat"] == 3
     (row,) = report["cases"]
     assert row["case"] == "synthea_colon"
     for system in ("magentic_one", "health_team"):
@@ -49,7 +50,35 @@ def test_bench_runs_both_systems_to_completion(capsys: pytest.CaptureFixture[str
         assert figures["completed"] is True
         assert figures["calls"] > 0 and figures["prompt_tokens"] > 0
         assert figures["handoffs"] >= len(row["specialists"])
+        # one zero-latency run a round; the overhead is the fastest over the hand-offs
+        assert figures["zero_latency_runs"] == 3
+        assert 0 < figures["zero_latency_wall_ms"] <= figures["zero_latency_median_ms"]
+        assert figures["overhead_ms_per_handoff"] == round(
+            figures["zero_latency_wall_ms"] / figures["handoffs"], 3
+        )
     assert report["calls_ratio"] is not None and report["calls_ratio"] > 0
+
+
+def test_a_system_that_raises_is_reported_and_the_other_still_measured(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    bench = _script()
+    runs = {"magentic_one": 0}
+
+    async def broken(*_args: object, **_kwargs: object) -> object:
+        runs["magentic_one"] += 1
+        raise RuntimeError("no such group chat")
+
+    monkeypatch.setitem(bench.SYSTEMS, "magentic_one", broken)
+    code = bench.main(["--cases", "synthea_colon", "--latency-ms", "0", "--repeat", "2", "--json"])
+    assert code == 0
+    report = json.loads(capsys.readouterr().out)
+    (row,) = report["cases"]
+    assert row["magentic_one"] == {"error": "RuntimeError: no such group chat"}
+    assert runs["magentic_one"] == 1  # not tried again in the zero-latency rounds
+    assert row["health_team"]["completed"] is True
+    assert row["health_team"]["zero_latency_runs"] == 2
+    assert report["calls_ratio"] is None and report["overhead_ms_per_handoff"] is None
 
 
 async def test_no_prompt_of_a_real_case_repeats_a_finding(tmp_path: Path, data_dir: Path) -> None:
