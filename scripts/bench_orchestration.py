@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import gc
 import json
 import statistics
@@ -427,9 +428,15 @@ class _Case:
 
     name: str
     ref: Reference
-    timed: dict[str, Measure]
-    zero: dict[str, list[Measure]]
-    errors: dict[str, str]
+    timed: dict[str, Measure] = dataclasses.field(default_factory=dict)
+    zero: dict[str, list[Measure]] = dataclasses.field(
+        default_factory=lambda: {system: [] for system in SYSTEMS}
+    )
+    errors: dict[str, str] = dataclasses.field(default_factory=dict)
+
+    def fail(self, system: str, exc: Exception) -> None:
+        """Report one system's failure and measure it no more; the other keeps its figures."""
+        self.errors[system] = f"{type(exc).__name__}: {exc}"
 
 
 async def _timed_runs(
@@ -438,16 +445,15 @@ async def _timed_runs(
     """A case's reference, then each system's warm-up run and its run at ``latency_s``."""
     case = load_case(name, request=request, data_dir=data_dir)
     ref = await offline_reference(case, config, data_dir)
-    measured = _Case(name, ref, timed={}, zero={}, errors={})
+    measured = _Case(name, ref)
     for system, run in SYSTEMS.items():
         try:
             await _fresh(run, ref, config, latency_s=0.0, data_dir=data_dir)
             measured.timed[system] = await _fresh(
                 run, ref, config, latency_s=latency_s, data_dir=data_dir
             )
-            measured.zero[system] = []
-        except Exception as exc:  # report one system's failure, keep the other's figures
-            measured.errors[system] = f"{type(exc).__name__}: {exc}"
+        except Exception as exc:
+            measured.fail(system, exc)
     return measured
 
 
@@ -472,7 +478,7 @@ async def _zero_latency_rounds(
                 try:
                     measure = await _fresh(run, case.ref, config, latency_s=0.0, data_dir=data_dir)
                 except Exception as exc:
-                    case.errors[system] = f"{type(exc).__name__}: {exc}"
+                    case.fail(system, exc)
                     continue
                 case.zero[system].append(measure)
 
